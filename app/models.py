@@ -1,0 +1,270 @@
+"""The database tables, as typed SQLAlchemy models.
+
+All times are naive UTC; templates show them in the shop's time zone (app.timefmt).
+"""
+
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from enum import StrEnum
+
+from flask_login import UserMixin
+from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+Money = Numeric(12, 2)
+
+
+class Role(StrEnum):
+    SALES = "sales"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(20), default=Role.SALES)
+    active: Mapped[bool] = mapped_column(default=True)
+    # None means "follow the browser's language".
+    locale: Mapped[str | None] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.active
+
+    @property
+    def sees_everyone(self) -> bool:
+        return self.role in (Role.SUPERVISOR, Role.ADMIN)
+
+    def __repr__(self) -> str:
+        return f"<User {self.username} {self.role}>"
+
+
+class Source(StrEnum):
+    INQUIRY = "inquiry"
+    ORDER = "order"
+    IMPORT = "import"
+    REFERRAL = "referral"
+
+
+class Layer(StrEnum):
+    PROSPECT = "prospect"
+    NEW = "new"
+    KEY = "key"
+    MIDDLE = "middle"
+    BOTTOM = "bottom"
+    LOST = "lost"
+
+
+class Activity(StrEnum):
+    ACTIVE = "active"
+    INTERMITTENT = "intermittent"
+    INACTIVE = "inactive"
+
+
+class Tier(StrEnum):
+    NONE = "none"
+    VIP = "vip"
+    SVIP = "svip"
+
+
+class Customer(db.Model):
+    __tablename__ = "customers"
+    __table_args__ = (
+        UniqueConstraint("platform", "nickname", name="uq_customers_platform_nickname"),
+        Index("ix_customers_owner_last_paid", "owner_id", "last_paid_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    platform: Mapped[str | None] = mapped_column(String(20))
+    nickname: Mapped[str | None] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)  # E.164
+    email: Mapped[str | None] = mapped_column(String(200))
+    wechat: Mapped[str | None] = mapped_column(String(100))
+    qq: Mapped[str | None] = mapped_column(String(20))
+    province: Mapped[str | None] = mapped_column(String(30), index=True)
+    city: Mapped[str | None] = mapped_column(String(50))
+    gender: Mapped[str | None] = mapped_column(String(10))
+    birthday: Mapped[date | None] = mapped_column()
+    tags: Mapped[str] = mapped_column(String(500), default="")  # comma-separated
+    source: Mapped[str] = mapped_column(String(20), default=Source.INQUIRY, index=True)
+    product_interest: Mapped[str | None] = mapped_column(String(200))
+    intent_notes: Mapped[str | None] = mapped_column(Text)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    # Kept current from orders by app.segments.recompute.
+    first_paid_at: Mapped[datetime | None] = mapped_column()
+    last_paid_at: Mapped[datetime | None] = mapped_column(index=True)
+    paid_order_count: Mapped[int] = mapped_column(default=0)
+    total_spend: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    refund_count: Mapped[int] = mapped_column(default=0)
+    complaint_count: Mapped[int] = mapped_column(default=0)
+    latest_review: Mapped[str | None] = mapped_column(String(10))
+    layer: Mapped[str] = mapped_column(String(10), default=Layer.PROSPECT, index=True)
+    activity: Mapped[str] = mapped_column(String(15), default=Activity.INACTIVE)
+    tier: Mapped[str] = mapped_column(String(5), default=Tier.NONE, index=True)
+    flag_bad_reviewer: Mapped[bool] = mapped_column(default=False)
+    flag_picky: Mapped[bool] = mapped_column(default=False)
+
+    # Lower-cased name, nickname, phone digits, WeChat and tags: what search matches
+    # against (app.search keeps it and its indexes current).
+    search_text: Mapped[str] = mapped_column(Text, default="")
+
+    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+
+    @property
+    def tag_list(self) -> list[str]:
+        return [t for t in self.tags.split(",") if t]
+
+    @property
+    def average_order_value(self) -> Decimal | None:
+        if not self.paid_order_count:
+            return None
+        return (self.total_spend / self.paid_order_count).quantize(Decimal("0.01"))
+
+
+class CustomerGram(db.Model):
+    """One- and two-character grams of a customer's search text (app.search)."""
+
+    __tablename__ = "customer_grams"
+
+    # Binary ("C") order on PostgreSQL so a one-character prefix is a contiguous range.
+    gram: Mapped[str] = mapped_column(
+        String(2).with_variant(String(2, collation="C"), "postgresql"), primary_key=True
+    )
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class OrderStatus(StrEnum):
+    UNPAID = "unpaid"
+    PAID = "paid"
+    SHIPPED = "shipped"
+    COMPLETED = "completed"
+    REFUNDED = "refunded"
+    CLOSED = "closed"
+
+
+PAID_STATUSES = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.COMPLETED)
+
+
+class Review(StrEnum):
+    GOOD = "good"
+    NEUTRAL = "neutral"
+    BAD = "bad"
+
+
+class Order(db.Model):
+    __tablename__ = "orders"
+    __table_args__ = (Index("ix_orders_customer_paid", "customer_id", "paid_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_no: Mapped[str] = mapped_column(String(64), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    platform: Mapped[str | None] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(10))
+    amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    refund_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    items: Mapped[str | None] = mapped_column(String(500))
+    item_count: Mapped[int | None] = mapped_column()
+    review: Mapped[str | None] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column()
+    paid_at: Mapped[datetime | None] = mapped_column()
+    shipped_at: Mapped[datetime | None] = mapped_column()
+    closed_at: Mapped[datetime | None] = mapped_column()
+
+    customer: Mapped[Customer] = relationship()
+
+    @property
+    def is_paid(self) -> bool:
+        return self.paid_at is not None and self.status in PAID_STATUSES
+
+
+class Complaint(db.Model):
+    """A complaint recorded by hand on the customer's page; counts toward "picky"."""
+
+    __tablename__ = "complaints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    note: Mapped[str] = mapped_column(Text)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    recorded_by: Mapped[User | None] = relationship()
+
+
+class AuditEntry(db.Model):
+    """Who changed what, when, from what to what. Also feeds the customer's timeline."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_customer_at", "customer_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(40))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
+    subject: Mapped[str | None] = mapped_column(String(100))  # e.g. "user:3"
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)
+
+    actor: Mapped[User | None] = relationship()
+
+
+class ImportState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class ImportRun(db.Model):
+    """One uploaded order report: its file, mapping, progress and final report."""
+
+    __tablename__ = "import_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    stored_path: Mapped[str] = mapped_column(String(500))
+    preset: Mapped[str] = mapped_column(String(20))
+    mapping: Mapped[dict | None] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(10), default=ImportState.QUEUED)
+    job_id: Mapped[str | None] = mapped_column(String(64))
+    total_rows: Mapped[int] = mapped_column(default=0)
+    created: Mapped[int] = mapped_column(default=0)
+    updated: Mapped[int] = mapped_column(default=0)
+    skipped: Mapped[int] = mapped_column(default=0)
+    rejected: Mapped[list | None] = mapped_column(JSON)  # [{"line": n, "reason": "..."}]
+    error: Mapped[str | None] = mapped_column(Text)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    started_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+    started_by: Mapped[User] = relationship(foreign_keys=[started_by_id])
