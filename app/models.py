@@ -8,7 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -251,7 +251,8 @@ class ImportRun(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     filename: Mapped[str] = mapped_column(String(255))
-    stored_path: Mapped[str] = mapped_column(String(500))
+    # The file itself, so that a worker on any machine can read it.
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     preset: Mapped[str] = mapped_column(String(20))
     mapping: Mapped[dict | None] = mapped_column(JSON)
     state: Mapped[str] = mapped_column(String(10), default=ImportState.QUEUED)

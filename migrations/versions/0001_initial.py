@@ -82,7 +82,7 @@ def upgrade():
     op.create_table('import_runs',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('filename', sa.String(length=255), nullable=False),
-    sa.Column('stored_path', sa.String(length=500), nullable=False),
+    sa.Column('content', sa.LargeBinary(), nullable=False),
     sa.Column('preset', sa.String(length=20), nullable=False),
     sa.Column('mapping', sa.JSON(), nullable=True),
     sa.Column('state', sa.String(length=10), nullable=False),
