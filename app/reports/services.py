@@ -1,5 +1,6 @@
 from dataclasses import dataclass
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from ..access import visible_customers
@@ -13,9 +14,13 @@ class SegmentCounts:
     by_layer: dict[str, int]
     by_tier: dict[str, int]
     by_activity: dict[str, int]
-    by_province: list[tuple[str | None, int]]  # largest first
+    by_province: dict[str | None, int]  # largest first
     flagged_bad_reviewer: int
     flagged_picky: int
+
+    @property
+    def by_province_labels(self) -> list[tuple[str | None, str]]:
+        return [(province, province or _l("Unknown")) for province in self.by_province]
 
 
 def segment_counts(user: User) -> SegmentCounts:
@@ -37,7 +42,7 @@ def segment_counts(user: User) -> SegmentCounts:
         by_layer=count_by(c.layer),
         by_tier=count_by(c.tier),
         by_activity=count_by(c.activity),
-        by_province=[tuple(row) for row in provinces],
+        by_province=dict(provinces),
         flagged_bad_reviewer=flags[1],
         flagged_picky=flags[2],
     )
