@@ -57,8 +57,8 @@ def export(fmt: str):
                     headers={"Content-Disposition": "attachment; filename=customers.xlsx"})
 
 
-def _customer_form(customer: Customer | None = None) -> CustomerForm:
-    form = CustomerForm(obj=customer)
+def _customer_form(customer: Customer | None = None, formdata=None) -> CustomerForm:
+    form = CustomerForm(formdata, obj=customer) if formdata is not None else CustomerForm(obj=customer)
     form.owner_id.choices = _owner_choices(_("Unassigned"), include_unowned=False)
     if not current_user.sees_everyone:
         del form.owner_id  # sales own what they register; only supervisors assign
@@ -74,7 +74,7 @@ def _duplicates(form: CustomerForm, exclude_id: int | None = None) -> list[Custo
 @login_required
 def check():
     """As the registration form is typed: the phone's validity and any duplicates."""
-    form = _customer_form()
+    form = _customer_form(formdata=request.args)
     form.phone.validate(form)
     exclude = request.args.get("id", type=int)
     return render("customers/form.html", "checks", form=form, duplicates=_duplicates(form, exclude), customer=None)
