@@ -22,7 +22,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 translations: $(VENV)/.installed
-	$(VENV)/bin/pybabel compile --use-fuzzy -d app/translations -D messages >/dev/null
+	$(VENV)/bin/pybabel compile -d app/translations -D messages >/dev/null
 
 browser:
 	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)

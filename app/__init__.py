@@ -4,7 +4,7 @@ from flask import Flask, render_template, request
 from flask_login import current_user
 
 from .config import load_config
-from .extensions import babel, csrf, db, htmx, login_manager, migrate
+from .extensions import babel, csrf, db, htmx_ext, login_manager, migrate
 
 
 def create_app(config_name: str | None = None, **overrides) -> Flask:
@@ -29,13 +29,25 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message = None
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: app.config["SHOP_TIMEZONE"])
-    htmx.init_app(app)
+    htmx_ext.init_app(app)
 
     from .models import User
 
     @login_manager.user_loader
     def load_user(user_id: str):
         return db.session.get(User, int(user_id))
+
+    @login_manager.unauthorized_handler
+    def to_login():
+        from flask import redirect, url_for
+
+        from .htmx import is_partial
+
+        login_url = url_for("accounts.login", next=request.full_path.rstrip("?"))
+        if is_partial():
+            # A fragment request whose session expired: send the whole page to the login.
+            return "", 401, {"HX-Redirect": login_url}
+        return redirect(login_url)
 
 
 def select_locale() -> str | None:

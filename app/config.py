@@ -49,7 +49,7 @@ class Config:
     # the default region for phone numbers typed without +country code.
     SHOP_TIMEZONE = os.environ.get("SHOP_TIMEZONE", "Asia/Shanghai")
     PHONE_REGION = os.environ.get("PHONE_REGION", "CN")
-    LANGUAGES = ["zh_CN", "en"]
+    # Babel reads "zh_CN" as zh_Hans_CN, hence the catalog folder's name.
     BABEL_DEFAULT_LOCALE = "zh_CN"
     BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "app" / "translations")
 

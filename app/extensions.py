@@ -28,4 +28,4 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
-htmx = Htmx()
+htmx_ext = Htmx()  # not "htmx": that name is the app.htmx module

@@ -2,6 +2,7 @@
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..access import local_url, roles_required
@@ -25,7 +26,8 @@ def login():
         wait = throttle.seconds_locked(form.username.data, address)
         if wait:
             form.username.errors.append(
-                _("Too many failed attempts. Try again in %(minutes)d minutes.", minutes=-(-wait // 60))
+                ngettext("Too many failed attempts. Try again in %(num)d minute.",
+                         "Too many failed attempts. Try again in %(num)d minutes.", -(-wait // 60))
             )
             status = 429
         else:
@@ -81,7 +83,10 @@ def set_active(user_id: int):
     else:
         services.set_active(user, active, current_user)
         db.session.commit()
-        flash(_("%(name)s is now %(state)s.", name=user.username, state=_("active") if active else _("deactivated")), "success")
+        if active:
+            flash(_("%(name)s can sign in again.", name=user.username), "success")
+        else:
+            flash(_("%(name)s is deactivated and can no longer sign in.", name=user.username), "success")
     return redirect(url_for("accounts.users"))
 
 

@@ -10,13 +10,13 @@ from ..extensions import db
 from ..htmx import render
 from ..models import Customer
 from . import services
-from .forms import (ACTIVITY_LABELS, LAYER_LABELS, PLATFORM_LABELS, SORT_LABELS, SOURCE_LABELS, TIER_LABELS,
-                    ComplaintForm, CustomerFilterForm, CustomerForm)
+from .forms import (ACTIVITY_LABELS, LAYER_LABELS, ORDER_STATUS_LABELS, PLATFORM_LABELS, REVIEW_LABELS, SORT_LABELS,
+                    SOURCE_LABELS, TIER_LABELS, ComplaintForm, CustomerFilterForm, CustomerForm, field_labels)
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 
-LABELS = {"layers": LAYER_LABELS, "tiers": TIER_LABELS, "activities": ACTIVITY_LABELS,
-          "sources": SOURCE_LABELS, "platforms": PLATFORM_LABELS, "sorts": SORT_LABELS}
+LABELS = {"layers": LAYER_LABELS, "tiers": TIER_LABELS, "activities": ACTIVITY_LABELS, "sources": SOURCE_LABELS,
+          "platforms": PLATFORM_LABELS, "sorts": SORT_LABELS, "statuses": ORDER_STATUS_LABELS, "reviews": REVIEW_LABELS}
 
 
 def _owner_choices(blank: str, include_unowned: bool) -> list:
@@ -125,7 +125,7 @@ def edit(customer_id: int):
 def show(customer_id: int):
     customer = customer_or_404(customer_id)
     return render("customers/show.html", customer=customer, events=services.timeline(customer),
-                  complaint_form=ComplaintForm(), **LABELS)
+                  complaint_form=ComplaintForm(), field_labels=field_labels(), **LABELS)
 
 
 @bp.post("/<int:customer_id>/complaints")
@@ -139,4 +139,4 @@ def complaint(customer_id: int):
         flash(_("Complaint recorded."), "success")
         return redirect(url_for("customers.show", customer_id=customer.id))
     return render("customers/show.html", customer=customer, events=services.timeline(customer),
-                  complaint_form=form, status=422, **LABELS)
+                  complaint_form=form, field_labels=field_labels(), status=422, **LABELS)

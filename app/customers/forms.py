@@ -16,6 +16,9 @@ LAYER_LABELS = {Layer.PROSPECT: _l("Prospect"), Layer.NEW: _l("New"), Layer.KEY:
 ACTIVITY_LABELS = {Activity.ACTIVE: _l("Active"), Activity.INTERMITTENT: _l("Intermittent"),
                    Activity.INACTIVE: _l("Inactive")}
 TIER_LABELS = {Tier.NONE: _l("Regular"), Tier.VIP: "VIP", Tier.SVIP: "SVIP"}
+ORDER_STATUS_LABELS = {"unpaid": _l("Unpaid"), "paid": _l("Paid"), "shipped": _l("Shipped"),
+                       "completed": _l("Completed"), "refunded": _l("Refunded"), "closed": _l("Closed")}
+REVIEW_LABELS = {"good": _l("Good review"), "neutral": _l("Neutral review"), "bad": _l("Bad review")}
 GENDER_LABELS = {"female": _l("Female"), "male": _l("Male")}
 SORT_LABELS = {"recent": _l("Last order"), "spend": _l("Total spend"), "name": _l("Name"), "created": _l("Newest")}
 
@@ -66,6 +69,11 @@ class CustomerForm(FlaskForm):
         values = {n: (self[n].data.strip() if isinstance(self[n].data, str) else self[n].data) or None for n in names}
         values["tags"] = ",".join(t.strip() for t in (values["tags"] or "").replace("，", ",").split(",") if t.strip())
         return values
+
+
+def field_labels() -> dict[str, str]:
+    """Each customer field's label, to name changed fields on the timeline."""
+    return {field.name: field.label.text for field in CustomerForm(meta={"csrf": False})}
 
 
 class ComplaintForm(FlaskForm):
