@@ -10,12 +10,18 @@ from rq import get_current_job
 
 from .extensions import db
 from .models import utcnow
-from .redis import get_queue
+from .redis import get_queue, get_redis
 from .segments import Thresholds, recompute
 from .timefmt import shop_time_to_utc, to_shop_time
 
 
+# Set while a recompute is queued and not yet started: one waiting covers every import
+# that finishes meanwhile.
+RECOMPUTE_PENDING = "segments-recompute-pending"
+
+
 def recompute_segments() -> int:
+    get_redis().delete(RECOMPUTE_PENDING)  # data written from now on needs the next run
     changed = recompute(db.session.connection(), utcnow(), Thresholds.from_config(current_app.config))
     db.session.commit()
     return changed
@@ -27,9 +33,13 @@ def nightly_recompute_segments() -> int:
     return changed
 
 
-def enqueue_segment_recompute():
-    # One recompute waiting is enough however many imports finish meanwhile.
-    return get_queue().enqueue(recompute_segments, job_id="segments-recompute", unique=True)
+def enqueue_segment_recompute() -> bool:
+    """Have segments recomputed soon; False if a recompute is already waiting to start."""
+    # The hour's expiry frees the flag if a worker dies before the job starts.
+    if not get_redis().set(RECOMPUTE_PENDING, 1, nx=True, ex=3600):
+        return False
+    get_queue().enqueue(recompute_segments)
+    return True
 
 
 def next_nightly_run(now_utc: datetime, at: str) -> datetime:

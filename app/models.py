@@ -92,6 +92,12 @@ class Customer(db.Model):
     __table_args__ = (
         UniqueConstraint("platform", "nickname", name="uq_customers_platform_nickname"),
         Index("ix_customers_owner_last_paid", "owner_id", "last_paid_at"),
+        # The list's filters: segment first, then region, tier, source (a count reads only this).
+        Index("ix_customers_layer_filters", "layer", "province", "tier", "source"),
+        # The list's sort orders (app.customers.services.SORTS), so a page stops at its end.
+        Index("ix_customers_total_spend_id", "total_spend", "id"),
+        Index("ix_customers_name_id", "name", "id"),
+        Index("ix_customers_created_at_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -123,7 +129,7 @@ class Customer(db.Model):
     refund_count: Mapped[int] = mapped_column(default=0)
     complaint_count: Mapped[int] = mapped_column(default=0)
     latest_review: Mapped[str | None] = mapped_column(String(10))
-    layer: Mapped[str] = mapped_column(String(10), default=Layer.PROSPECT, index=True)
+    layer: Mapped[str] = mapped_column(String(10), default=Layer.PROSPECT)  # ix_customers_layer_filters
     activity: Mapped[str] = mapped_column(String(15), default=Activity.INACTIVE)
     tier: Mapped[str] = mapped_column(String(5), default=Tier.NONE, index=True)
     flag_bad_reviewer: Mapped[bool] = mapped_column(default=False)
@@ -238,6 +244,7 @@ class AuditEntry(db.Model):
 
 
 class ImportState(StrEnum):
+    MAPPING = "mapping"  # uploaded, waiting for the user to confirm the column mapping
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"
@@ -261,11 +268,17 @@ class ImportRun(db.Model):
     created: Mapped[int] = mapped_column(default=0)
     updated: Mapped[int] = mapped_column(default=0)
     skipped: Mapped[int] = mapped_column(default=0)
-    rejected: Mapped[list | None] = mapped_column(JSON)  # [{"line": n, "reason": "..."}]
+    # [{"line": n, "reason": "...", "code": "...", "params": {...}}]; code and params let the
+    # page show the reason in the reader's language (app.imports.values.REASONS).
+    rejected: Mapped[list | None] = mapped_column(JSON)
+    rejected_count: Mapped[int] = mapped_column(default=0)  # len(rejected), for lists that skip loading it
+    customers_created: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(Text)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     started_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column()  # when the mapping was confirmed
     finished_at: Mapped[datetime | None] = mapped_column()
 
     started_by: Mapped[User] = relationship(foreign_keys=[started_by_id])
+    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])

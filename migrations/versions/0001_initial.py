@@ -71,7 +71,10 @@ def upgrade():
     )
     with op.batch_alter_table('customers', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_customers_last_paid_at'), ['last_paid_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_customers_layer'), ['layer'], unique=False)
+        batch_op.create_index('ix_customers_layer_filters', ['layer', 'province', 'tier', 'source'], unique=False)
+        batch_op.create_index('ix_customers_total_spend_id', ['total_spend', 'id'], unique=False)
+        batch_op.create_index('ix_customers_name_id', ['name', 'id'], unique=False)
+        batch_op.create_index('ix_customers_created_at_id', ['created_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_customers_owner_id'), ['owner_id'], unique=False)
         batch_op.create_index('ix_customers_owner_last_paid', ['owner_id', 'last_paid_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_customers_phone'), ['phone'], unique=False)
@@ -92,10 +95,13 @@ def upgrade():
     sa.Column('updated', sa.Integer(), nullable=False),
     sa.Column('skipped', sa.Integer(), nullable=False),
     sa.Column('rejected', sa.JSON(), nullable=True),
+    sa.Column('rejected_count', sa.Integer(), nullable=False),
+    sa.Column('customers_created', sa.Integer(), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('owner_id', sa.Integer(), nullable=True),
     sa.Column('started_by_id', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('started_at', sa.DateTime(), nullable=True),
     sa.Column('finished_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['owner_id'], ['users.id'], name=op.f('fk_import_runs_owner_id_users')),
     sa.ForeignKeyConstraint(['started_by_id'], ['users.id'], name=op.f('fk_import_runs_started_by_id_users')),
@@ -219,7 +225,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_customers_phone'))
         batch_op.drop_index('ix_customers_owner_last_paid')
         batch_op.drop_index(batch_op.f('ix_customers_owner_id'))
-        batch_op.drop_index(batch_op.f('ix_customers_layer'))
+        batch_op.drop_index('ix_customers_created_at_id')
+        batch_op.drop_index('ix_customers_name_id')
+        batch_op.drop_index('ix_customers_total_spend_id')
+        batch_op.drop_index('ix_customers_layer_filters')
         batch_op.drop_index(batch_op.f('ix_customers_last_paid_at'))
 
     op.drop_table('customers')
