@@ -1,6 +1,6 @@
 """The portal's application factory."""
 
-from flask import Flask, render_template, request
+from flask import Flask, abort, has_request_context, render_template, request
 from flask_login import current_user
 
 from .config import load_config
@@ -11,6 +11,8 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
     app.config.from_object(load_config(config_name))
     app.config.update(overrides)
+    if not app.config["SECRET_KEY"]:  # checked after the overrides, which may provide it
+        raise RuntimeError("SECRET_KEY must be set (or run with PORTAL_ENV=development)")
     register_extensions(app)
     register_blueprints(app)
     register_template_helpers(app)
@@ -51,6 +53,8 @@ def register_extensions(app: Flask) -> None:
 
 
 def select_locale() -> str | None:
+    if not has_request_context():  # a job: its texts are stored in the source language
+        return None
     if current_user.is_authenticated and current_user.locale:
         return current_user.locale
     return request.accept_languages.best_match(["zh_CN", "zh", "en"]) or None
@@ -90,6 +94,12 @@ def register_errorhandlers(app: Flask) -> None:
     for code in (400, 403, 404, 405, 413, 429, 500):
         app.register_error_handler(code, render_error)
     app.register_error_handler(CSRFError, render_error)
+
+    @app.before_request
+    def refuse_nul_characters():
+        # No browser sends one, and PostgreSQL cannot store one: it would end in a 500.
+        if any("\x00" in value for values in (request.args, request.form) for _, value in values.items(multi=True)):
+            abort(400)
 
 
 def register_commands(app: Flask) -> None:

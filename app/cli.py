@@ -16,6 +16,8 @@ def register(app: Flask) -> None:
         """Create an admin account (the first user of a real install)."""
         from .accounts.services import UsernameTaken, create_user
 
+        if len(password) < 8:  # the rule of the users page (app.accounts.forms)
+            raise click.BadParameter("at least 8 characters", param_hint="password")
         try:
             create_user(username, name or username, Role.ADMIN, password)
         except UsernameTaken:

@@ -20,15 +20,13 @@ def main() -> int:
     port = os.environ.get("PORT", "5000")
     from app import create_app
     from app.demo import DEMO_USERS, demo_password, seed
-    from app.redis import start_embedded_redis
+    from app.redis import start_embedded_redis, stop_embedded_redis
 
+    (ROOT / "instance").mkdir(exist_ok=True)  # the SQLite file and the embedded Redis live here
     app = create_app()
-    redis_server = None
     if not os.environ.get("REDIS_URL"):
-        redis_server = start_embedded_redis(app.config["EMBEDDED_REDIS_DIR"])
-        os.environ["REDIS_URL"] = "unix://" + redis_server.socket_file
+        os.environ["REDIS_URL"] = "unix://" + start_embedded_redis(app.config["EMBEDDED_REDIS_DIR"]).socket_file
         app.config["REDIS_URL"] = os.environ["REDIS_URL"]
-    Path(ROOT / "instance").mkdir(exist_ok=True)
 
     with app.app_context():
         from flask_migrate import upgrade
@@ -56,8 +54,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
     for child in children:
         child.wait()
-    if redis_server is not None:
-        redis_server.shutdown(save=True)
+    stop_embedded_redis(save=True)
     return 0
 
 

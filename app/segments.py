@@ -142,7 +142,7 @@ def classify(stats_by_customer: dict[int, Stats], now: datetime, t: Thresholds) 
 
 
 def gather(connection: Connection, now: datetime, t: Thresholds):
-    """Per customer with orders: Stats, the figures shown on the customer; complaint counts."""
+    """Per customer with orders: Stats, the figures shown on the customer; complaint counts (all, recent)."""
 
     def since(days: int) -> datetime:
         return now - timedelta(days=days)
@@ -168,13 +168,17 @@ def gather(connection: Connection, now: datetime, t: Thresholds):
             func.sum(case((refunded, 1), else_=0)),
         ).group_by(Order.customer_id)
     )
-    complaints = dict(
-        connection.execute(
-            select(Complaint.customer_id, func.count())
-            .where(Complaint.at >= since(t.picky_days))
-            .group_by(Complaint.customer_id)
-        ).all()
-    )
+    # Every complaint counts toward the customer's figure; only recent ones toward "picky".
+    complaints = {
+        cid: (total, recent or 0)
+        for cid, total, recent in connection.execute(
+            select(
+                Complaint.customer_id,
+                func.count(),
+                func.sum(case((Complaint.at >= since(t.picky_days), 1), else_=0)),
+            ).group_by(Complaint.customer_id)
+        )
+    }
     stats, figures = {}, {}
     for cid, first, last, count, total, spend, tier_spend, recent, bad, refunds, all_refunds in connection.execute(per_customer):
         stats[cid] = Stats(
@@ -185,7 +189,7 @@ def gather(connection: Connection, now: datetime, t: Thresholds):
             recent_paid_orders=recent or 0,
             recent_bad_reviews=bad or 0,
             recent_refunds=refunds or 0,
-            recent_complaints=complaints.get(cid, 0),
+            recent_complaints=complaints.get(cid, (0, 0))[1],
         )
         figures[cid] = {
             "first_paid_at": first,
@@ -208,7 +212,7 @@ def recompute(connection: Connection, now: datetime, t: Thresholds) -> int:
     current = {row.id: row._asdict() for row in connection.execute(select(*columns))}
     for cid in current:
         if cid not in stats:
-            stats[cid] = Stats(recent_complaints=complaints.get(cid, 0))
+            stats[cid] = Stats(recent_complaints=complaints.get(cid, (0, 0))[1])
     no_orders = {"first_paid_at": None, "last_paid_at": None, "paid_order_count": 0,
                  "total_spend": Decimal("0.00"), "refund_count": 0}
     changes = []
@@ -216,7 +220,7 @@ def recompute(connection: Connection, now: datetime, t: Thresholds) -> int:
         if cid not in current:  # orders of a customer deleted meanwhile
             continue
         values |= figures.get(cid, no_orders)
-        values["complaint_count"] = complaints.get(cid, 0)
+        values["complaint_count"] = complaints.get(cid, (0, 0))[0]
         before = current[cid]
         if any(before[k] != v for k, v in values.items()):
             changes.append({"b_id": cid} | {f"b_{k}": v for k, v in values.items()})

@@ -5,6 +5,7 @@ temporary folder. With DATABASE_URL (PostgreSQL) the run makes its own schema an
 at the end; with REDIS_URL it uses that server's database as given and empties it.
 """
 
+import contextvars
 import os
 import uuid
 from datetime import datetime, timedelta
@@ -12,6 +13,7 @@ from decimal import Decimal
 from itertools import count
 
 import pytest
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from rq import SimpleWorker
 from sqlalchemy import create_engine, text
@@ -19,7 +21,7 @@ from sqlalchemy import create_engine, text
 from app import create_app
 from app.extensions import db
 from app.models import Customer, Order, OrderStatus, Role, User, utcnow
-from app.redis import get_queue, get_redis
+from app.redis import get_queue, get_redis, stop_embedded_redis
 
 PASSWORD = "correct-horse-1"
 
@@ -47,6 +49,18 @@ def database_url(tmp_path_factory):
         admin.dispose()
 
 
+class IsolatedClient(FlaskClient):
+    """Sends each request from a fresh context, as a server would.
+
+    The tests hold one app context for the whole run; a request would otherwise reuse it, and
+    with it `g` (the signed-in user) and the database session of the test and earlier requests.
+    """
+
+    def open(self, *args, **kwargs):
+        kwargs.setdefault("buffered", True)  # streamed bodies are read inside the request
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def app(database_url, tmp_path_factory):
     app = create_app(
@@ -58,10 +72,13 @@ def app(database_url, tmp_path_factory):
         WTF_CSRF_ENABLED=False,
         RQ_QUEUE=f"test-{uuid.uuid4().hex[:8]}",
     )
+    app.test_client_class = IsolatedClient
     with app.app_context():
         upgrade(directory=os.path.join(os.path.dirname(__file__), "..", "migrations"))
+        get_redis()  # starts the embedded server if needed, so REDIS_URL is known to all
         yield app
         get_redis().flushdb()
+        stop_embedded_redis(save=False)
         db.session.remove()
         db.engine.dispose()
 
@@ -85,13 +102,20 @@ def client(app):
 _numbers = count(1)
 
 
+@pytest.fixture(scope="session")
+def password_hash():
+    """PASSWORD hashed once: a real hash costs ~0.15 s, and most tests make several users."""
+    user = User()
+    user.set_password(PASSWORD)  # the app's own hashing
+    return user.password_hash
+
+
 @pytest.fixture
-def make_user():
+def make_user(password_hash):
     def make(role: Role = Role.SALES, username: str | None = None, **values) -> User:
         number = next(_numbers)
         user = User(username=username or f"{role}{number}", display_name=values.pop("display_name", f"{role.title()} {number}"),
-                    role=role, **values)
-        user.set_password(PASSWORD)
+                    role=role, password_hash=password_hash, **values)
         db.session.add(user)
         db.session.commit()
         return user

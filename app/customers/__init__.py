@@ -60,6 +60,10 @@ def export(fmt: str):
 def _customer_form(customer: Customer | None = None, formdata=None) -> CustomerForm:
     form = CustomerForm(formdata, obj=customer) if formdata is not None else CustomerForm(obj=customer)
     form.owner_id.choices = _owner_choices(_("Unassigned"), include_unowned=False)
+    owner = customer.owner if customer else None
+    if owner is not None and str(owner.id) not in dict(form.owner_id.choices):
+        # A deactivated owner stays selected: saving other fields must not unassign the customer.
+        form.owner_id.choices.append((str(owner.id), owner.display_name))
     if not current_user.sees_everyone:
         del form.owner_id  # sales own what they register; only supervisors assign
     return form
@@ -125,7 +129,7 @@ def edit(customer_id: int):
 def show(customer_id: int):
     customer = customer_or_404(customer_id)
     return render("customers/show.html", customer=customer, events=services.timeline(customer),
-                  complaint_form=ComplaintForm(), field_labels=field_labels(), **LABELS)
+                  complaint_form=ComplaintForm(), field_labels=field_labels(), user_names=services.user_names(), **LABELS)
 
 
 @bp.post("/<int:customer_id>/complaints")
@@ -139,4 +143,5 @@ def complaint(customer_id: int):
         flash(_("Complaint recorded."), "success")
         return redirect(url_for("customers.show", customer_id=customer.id))
     return render("customers/show.html", customer=customer, events=services.timeline(customer),
-                  complaint_form=form, field_labels=field_labels(), status=422, **LABELS)
+                  complaint_form=form, field_labels=field_labels(), user_names=services.user_names(), status=422,
+                  **LABELS)

@@ -1,3 +1,4 @@
+import phonenumbers
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -30,6 +31,15 @@ def _choices(labels: dict, blank=None) -> list:
 
 class PhoneField(StringField):
     """A phone typed any usual way; `data` becomes E.164 once validated."""
+
+    def _value(self):
+        # A stored (E.164) number reads in the local form, as everywhere else; a typed one as typed.
+        if self.data and self.data.startswith("+") and not self.errors:
+            try:
+                return phones.display(self.data, current_app.config["PHONE_REGION"])
+            except phonenumbers.NumberParseException:
+                pass
+        return super()._value()
 
     def pre_validate(self, form):
         if self.data:

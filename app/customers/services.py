@@ -7,12 +7,13 @@ from datetime import date, datetime, time, timedelta
 
 from openpyxl import Workbook
 from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import selectinload
 
 from .. import audit
 from ..access import visible_customers
 from ..extensions import db
 from ..models import AuditEntry, Complaint, Customer, Order, Role, User
-from ..search import matching, terms_of
+from ..search import conditions as search_conditions, counted_alone, terms_of
 from ..timefmt import shop_time_to_utc
 
 SORTS = {
@@ -40,23 +41,37 @@ def filtered(user: User, f: Filters) -> Select:
     """The customers `user` may see that pass the filters, in the chosen order."""
     query = visible_customers(user)
     dialect = db.session.get_bind().dialect.name
-    for term in terms_of(f.q):
-        query = query.where(matching(term, dialect))
+    # How the terms are best matched for reading a sorted page and for counting (app.search).
+    terms = terms_of(f.q)
+    to_read, to_count = search_conditions(db.session, terms, dialect)
+    counted = query.where(*to_count)
+    query = query.where(*to_read)
+    conditions = []
     if f.owner == "none":
-        query = query.where(Customer.owner_id.is_(None))
+        conditions.append(Customer.owner_id.is_(None))
     elif f.owner.isdigit():
-        query = query.where(Customer.owner_id == int(f.owner))
+        conditions.append(Customer.owner_id == int(f.owner))
     for column, value in ((Customer.layer, f.layer), (Customer.tier, f.tier), (Customer.source, f.source)):
         if value:
-            query = query.where(column == value)
+            conditions.append(column == value)
     if f.province:
-        query = query.where(Customer.province == f.province.strip())
+        conditions.append(Customer.province == f.province.strip())
     if f.last_order_from:
-        query = query.where(Customer.last_paid_at >= shop_time_to_utc(datetime.combine(f.last_order_from, time())))
+        conditions.append(Customer.last_paid_at >= shop_time_to_utc(datetime.combine(f.last_order_from, time())))
     if f.last_order_to:
         end = datetime.combine(f.last_order_to + timedelta(days=1), time())
-        query = query.where(Customer.last_paid_at < shop_time_to_utc(end))
-    return query.order_by(*SORTS.get(f.sort, SORTS["recent"]))
+        conditions.append(Customer.last_paid_at < shop_time_to_utc(end))
+    query = query.where(*conditions)
+    if user.sees_everyone and not conditions:
+        # Nothing narrower than the terms: count them from their index alone, or driven by
+        # one of them (page_of counts `count_query`); else by whatever narrows the list.
+        alone = counted_alone(terms, dialect)
+        if alone is not None:
+            query = query.execution_options(count_query=alone)
+        elif to_count is not to_read:
+            query = query.execution_options(count_query=counted)
+    # The owners shown in the list: one query for the page, not one per owner.
+    return query.order_by(*SORTS.get(f.sort, SORTS["recent"])).options(selectinload(Customer.owner))
 
 
 @dataclass
@@ -72,9 +87,20 @@ class Page:
 
 
 def page_of(query: Select, number: int, size: int) -> Page:
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    number = min(max(1, number), max(1, -(-total // size)))
-    items = list(db.session.scalars(query.limit(size).offset((number - 1) * size)))
+    def fetch(number: int) -> list:
+        return list(db.session.scalars(query.limit(size).offset((number - 1) * size)))
+
+    number = max(1, number)
+    items = fetch(number)
+    if 0 < len(items) < size or (number == 1 and not items):
+        return Page(items, (number - 1) * size + len(items), number, size)  # the last page: no need to count
+    # A query may carry an equivalent one that is cheaper to count (filtered() does).
+    counted = query.get_execution_options().get("count_query", query)
+    total = db.session.scalar(select(func.count()).select_from(counted.order_by(None).subquery()))
+    last = max(1, -(-total // size))
+    if number > last:
+        number = last
+        items = fetch(number)
     return Page(items, total, number, size)
 
 
@@ -139,11 +165,19 @@ def timeline(customer: Customer, limit: int = 100) -> list[Event]:
     """Orders, complaints and recorded changes, newest first."""
     orders = db.session.scalars(select(Order).where(Order.customer_id == customer.id).order_by(Order.created_at.desc()).limit(limit))
     complaints = db.session.scalars(select(Complaint).where(Complaint.customer_id == customer.id).order_by(Complaint.at.desc()).limit(limit))
-    entries = db.session.scalars(select(AuditEntry).where(AuditEntry.customer_id == customer.id).order_by(AuditEntry.at.desc()).limit(limit))
+    # A complaint's own audit entry would show it twice: the complaint row says it all.
+    entries = db.session.scalars(select(AuditEntry).where(AuditEntry.customer_id == customer.id,
+                                                          AuditEntry.action != "customer.complaint")
+                                 .order_by(AuditEntry.at.desc()).limit(limit))
     events = [Event(o.created_at, "order", o) for o in orders]
     events += [Event(c.at, "complaint", c) for c in complaints]
     events += [Event(e.at, "audit", e) for e in entries]
     return sorted(events, key=lambda e: e.at, reverse=True)[:limit]
+
+
+def user_names() -> dict[int, str]:
+    """Every user's display name by id, to name owners in recorded changes."""
+    return dict(db.session.execute(select(User.id, User.display_name)).all())
 
 
 EXPORT_COLUMNS = [
@@ -154,6 +188,15 @@ EXPORT_COLUMNS = [
 ]
 
 
+def _as_text(value: str | None) -> str:
+    """Typed text that a spreadsheet shows as typed and never runs as a formula (CSV injection).
+
+    Buyers choose their own nicknames, and imports carry them here.
+    """
+    value = value or ""
+    return "'" + value if value.startswith(("=", "+", "-", "@", "\t", "\r")) else value
+
+
 def export_rows(query: Select):
     """The header, then one row per customer, streamed in chunks."""
     from ..timefmt import localtime
@@ -162,9 +205,10 @@ def export_rows(query: Select):
     yield [label for _, label in EXPORT_COLUMNS]
     for customer in db.session.scalars(query.execution_options(yield_per=1000)):
         yield [
-            customer.id, customer.name, customer.platform or "", customer.nickname or "", customer.phone or "",
-            customer.province or "", customer.city or "", customer.tags, customer.source,
-            owners.get(customer.owner_id, ""), customer.layer, customer.activity, customer.tier,
+            customer.id, _as_text(customer.name), customer.platform or "", _as_text(customer.nickname),
+            customer.phone or "",  # E.164: digits after the "+", checked on the way in
+            _as_text(customer.province), _as_text(customer.city), _as_text(customer.tags), customer.source,
+            _as_text(owners.get(customer.owner_id)), customer.layer, customer.activity, customer.tier,
             customer.paid_order_count, customer.total_spend, localtime(customer.last_paid_at),
         ]
 

@@ -1,0 +1,682 @@
+"""The customer registry (SPEC §3): register, check duplicates, edit, list, search, filter, export, page."""
+
+import csv
+import io
+import re
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import AuditEntry, Complaint, Customer, Layer, Role, Tier
+
+PHONE_ERROR = "Not a valid mobile number. Type 11 digits, e.g. 138 1234 5678."
+NICKNAME_TAKEN = "A customer with this nickname on this platform is already registered."
+MAYBE_DUPLICATE = "This customer may already be registered. Open the existing record, or confirm to save anyway."
+
+
+@pytest.fixture(autouse=True)
+def english(client):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
+def customer_count() -> int:
+    return db.session.scalar(select(func.count()).select_from(Customer))
+
+
+def reload(customer: Customer) -> Customer:
+    db.session.expire_all()
+    return db.session.get(Customer, customer.id)
+
+
+def field_error(text: str, field: str) -> str | None:
+    """The error shown under `field`, or None."""
+    match = re.search(rf'<small class="field-error" id="{field}-error">([^<]*)</small>', text)
+    return match.group(1) if match else None
+
+
+def result_names(text: str) -> list[str]:
+    """Customer names in the results table, in order."""
+    return re.findall(r'<td data-label="Name"><a href="/customers/\d+">([^<]*)</a>', text)
+
+
+def registration(**values) -> dict:
+    return {"name": "新顾客", "phone": "", "platform": "", "nickname": "", "source": "inquiry"} | values
+
+
+# --- registration -----------------------------------------------------------------------------
+
+def test_registration_form_is_short_for_sales(client, login_as):
+    login_as(Role.SALES)
+    text = client.get("/customers/new").text
+    for name in ("name", "phone", "platform", "nickname", "source", "tags", "intent_notes"):
+        assert f'name="{name}"' in text
+    assert 'name="owner_id"' not in text  # sales register for themselves
+    assert '<details class="more-fields" >' in text or '<details class="more-fields">' in text
+
+
+def test_supervisor_registers_for_a_sales_user(client, login_as, make_user):
+    login_as(Role.SUPERVISOR)
+    seller = make_user(Role.SALES, display_name="Seller Wu")
+    assert 'name="owner_id"' in client.get("/customers/new").text
+    response = client.post("/customers/new", data=registration(name="分配的客户", owner_id=str(seller.id)))
+    assert response.status_code == 302
+    customer = db.session.scalar(select(Customer).where(Customer.name == "分配的客户"))
+    assert customer.owner_id == seller.id
+    assert "Seller Wu" in client.get(f"/customers/{customer.id}").text
+
+
+def test_invalid_phone_is_refused_next_to_the_field_and_nothing_is_saved(client, login_as):
+    login_as(Role.SALES)
+    response = client.post("/customers/new", data=registration(phone="12345678901"))
+    assert response.status_code == 422
+    assert field_error(response.text, "phone") == PHONE_ERROR
+    assert 'value="12345678901"' in response.text  # what was typed stays, to be corrected
+    assert customer_count() == 0
+    assert db.session.scalar(select(func.count()).select_from(AuditEntry)) == 0
+
+
+def test_valid_phone_is_stored_e164_and_shown_in_local_form(client, login_as):
+    user = login_as(Role.SALES)
+    response = client.post("/customers/new", data=registration(name="赵六", phone="+86 138-0013-8000"))
+    assert response.status_code == 302
+    customer = db.session.scalar(select(Customer).where(Customer.name == "赵六"))
+    assert response.headers["Location"] == f"/customers/{customer.id}"
+    assert customer.phone == "+8613800138000"
+    assert (customer.owner_id, customer.created_by_id) == (user.id, user.id)
+    page = client.get(f"/customers/{customer.id}").text
+    assert "Customer 赵六 registered." in page
+    assert "138 0013 8000" in page and "+8613800138000" not in page
+    assert 'value="138 0013 8000"' in client.get(f"/customers/{customer.id}/edit").text
+
+
+def test_name_is_required(client, login_as):
+    login_as(Role.SALES)
+    response = client.post("/customers/new", data=registration(name=" "))
+    assert response.status_code == 422
+    assert field_error(response.text, "name") == "This field is required."
+    assert customer_count() == 0
+
+
+@pytest.mark.parametrize(
+    "values, field, message",
+    [
+        ({"nickname": "没有平台"}, "nickname", "Choose the platform this nickname belongs to."),
+        ({"email": "not-an-email"}, "email", "Not a valid email address."),
+        ({"birthday": "1990-02-31"}, "birthday", "Not a valid date value."),
+        ({"platform": "ebay"}, "platform", "Not a valid choice."),
+    ],
+)
+def test_bad_values_get_a_message_next_to_their_field(client, login_as, values, field, message):
+    login_as(Role.SALES)
+    response = client.post("/customers/new", data=registration(**values))
+    assert response.status_code == 422
+    assert field_error(response.text, field) == message
+    assert customer_count() == 0
+
+
+def test_phone_is_checked_as_typed(client, login_as):
+    login_as(Role.SALES)
+    response = client.get("/customers/check?phone=138 1234 5678", headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert "<html" not in response.text and response.text.strip().startswith('<div id="checks"')
+    assert "✓ 138 1234 5678" in response.text
+    response = client.get("/customers/check?phone=12345678901", headers={"HX-Request": "true"})
+    assert PHONE_ERROR in response.text
+    assert "Already registered" not in response.text
+
+
+def test_duplicate_phone_is_shown_before_saving(client, login_as, make_customer):
+    user = login_as(Role.SALES)
+    existing = make_customer(owner=user, name="老顾客", phone="+8613812345678")
+    response = client.get("/customers/check", query_string={"phone": "138-1234-5678", "platform": "", "nickname": ""},
+                          headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert "<html" not in response.text
+    assert "Already registered:" in response.text
+    assert f'<a href="/customers/{existing.id}">open this record</a>' in response.text
+    assert "老顾客" in response.text
+
+
+def test_duplicate_nickname_is_shown_before_saving(client, login_as, make_customer):
+    login_as(Role.SUPERVISOR)
+    existing = make_customer(name="旺旺老客", platform="taobao", nickname="tb_happy")
+    response = client.get("/customers/check?phone=&platform=taobao&nickname=tb_happy", headers={"HX-Request": "true"})
+    assert f"/customers/{existing.id}" in response.text
+    other_platform = client.get("/customers/check?phone=&platform=jd&nickname=tb_happy", headers={"HX-Request": "true"})
+    assert "Already registered" not in other_platform.text
+
+
+def test_duplicate_check_while_editing_ignores_the_record_itself(client, login_as, make_customer):
+    user = login_as(Role.SALES)
+    customer = make_customer(owner=user, phone="+8613812345678")
+    response = client.get(f"/customers/check?phone=13812345678&id={customer.id}", headers={"HX-Request": "true"})
+    assert "Already registered" not in response.text
+
+
+def test_duplicate_phone_holds_the_registration_until_confirmed(client, login_as, make_customer):
+    user = login_as(Role.SALES)
+    existing = make_customer(owner=user, name="老顾客", phone="+8613812345678")
+    response = client.post("/customers/new", data=registration(name="同号新客", phone="13812345678"))
+    assert response.status_code == 422
+    assert MAYBE_DUPLICATE in response.text
+    assert f'<a href="/customers/{existing.id}">open this record</a>' in response.text
+    assert 'name="confirm_duplicate"' in response.text
+    assert 'value="同号新客"' in response.text  # the form keeps what was typed
+    assert customer_count() == 1
+
+    response = client.post("/customers/new", data=registration(name="同号新客", phone="13812345678",
+                                                                confirm_duplicate="1"))
+    assert response.status_code == 302
+    assert customer_count() == 2
+
+
+def test_duplicate_platform_nickname_is_a_hard_error(client, login_as, make_customer):
+    login_as(Role.SALES)
+    make_customer(name="旺旺老客", platform="taobao", nickname="tb_happy")
+    data = registration(name="抢名字", platform="taobao", nickname=" tb_happy ", confirm_duplicate="1")
+    response = client.post("/customers/new", data=data)
+    assert response.status_code == 422
+    assert field_error(response.text, "nickname") == NICKNAME_TAKEN
+    assert customer_count() == 1
+    # The same nickname on another platform is another person.
+    response = client.post("/customers/new", data=data | {"platform": "jd"})
+    assert response.status_code == 302
+    assert customer_count() == 2
+
+
+def test_registration_records_tags_and_audit(client, login_as):
+    user = login_as(Role.SALES)
+    client.post("/customers/new", data=registration(name="带标签", tags=" 回头客， 定制 ,,大码 "))
+    customer = db.session.scalar(select(Customer).where(Customer.name == "带标签"))
+    assert customer.tags == "回头客,定制,大码"
+    [entry] = db.session.scalars(select(AuditEntry).where(AuditEntry.customer_id == customer.id))
+    assert (entry.action, entry.actor_id) == ("customer.registered", user.id)
+    assert entry.after["name"] == "带标签" and entry.after["owner_id"] == user.id
+
+
+# --- editing ----------------------------------------------------------------------------------
+
+def test_edit_form_is_prefilled(client, login_as, make_customer):
+    user = login_as(Role.SALES)
+    customer = make_customer(owner=user, name="预填", province="浙江", tags="回头客")
+    text = client.get(f"/customers/{customer.id}/edit").text
+    assert 'value="预填"' in text and 'value="浙江"' in text and 'value="回头客"' in text
+    assert "Edit 预填" in text
+
+
+def test_edit_with_errors_shows_them_next_to_the_fields_and_changes_nothing(client, login_as, make_customer):
+    user = login_as(Role.SALES)
+    customer = make_customer(owner=user, name="原名", phone="+8613812345678")
+    response = client.post(f"/customers/{customer.id}/edit",
+                           data=registration(name="新名", phone="999", email="nope"))
+    assert response.status_code == 422
+    assert field_error(response.text, "phone") == PHONE_ERROR
+    assert field_error(response.text, "email") == "Not a valid email address."
+    assert field_error(response.text, "name") is None
+    customer = reload(customer)
+    assert (customer.name, customer.phone) == ("原名", "+8613812345678")
+    assert db.session.scalar(select(func.count()).select_from(AuditEntry)) == 0
+
+
+def test_edit_to_a_taken_nickname_is_refused(client, login_as, make_customer):
+    user = login_as(Role.SALES)
+    make_customer(name="别人", platform="taobao", nickname="taken_nick")
+    customer = make_customer(owner=user, name="自己", platform="taobao", nickname="mine")
+    response = client.post(f"/customers/{customer.id}/edit",
+                           data=registration(name="自己", platform="taobao", nickname="taken_nick"))
+    assert response.status_code == 422
+    assert field_error(response.text, "nickname") == NICKNAME_TAKEN
+    assert reload(customer).nickname == "mine"
+    # Saving without changing its own nickname is fine.
+    response = client.post(f"/customers/{customer.id}/edit",
+                           data=registration(name="自己", platform="taobao", nickname="mine"))
+    assert response.status_code == 302
+
+
+def test_edit_saves_and_records_what_changed(client, login_as, make_customer):
+    user = login_as(Role.SALES)
+    customer = make_customer(owner=user, name="旧名字", phone="+8613812345678")
+    response = client.post(f"/customers/{customer.id}/edit",
+                           data=registration(name="新名字", phone="138 1234 5678", province="江苏"))
+    assert response.status_code == 302 and response.headers["Location"] == f"/customers/{customer.id}"
+    customer = reload(customer)
+    assert (customer.name, customer.province, customer.phone) == ("新名字", "江苏", "+8613812345678")
+    [entry] = db.session.scalars(select(AuditEntry).where(AuditEntry.customer_id == customer.id))
+    assert entry.action == "customer.edited" and entry.actor_id == user.id
+    assert entry.before == {"name": "旧名字", "province": None}
+    assert entry.after == {"name": "新名字", "province": "江苏"}
+    page = client.get(f"/customers/{customer.id}").text
+    assert "Changes saved." in page
+    assert "Name: 旧名字 → 新名字" in page
+
+
+def test_saving_without_changes_records_nothing(client, login_as, make_customer):
+    user = login_as(Role.SALES)
+    customer = make_customer(owner=user, name="不变", phone="+8613812345678")
+    client.post(f"/customers/{customer.id}/edit", data=registration(name="不变", phone="+86 13812345678"))
+    assert db.session.scalar(select(func.count()).select_from(AuditEntry)) == 0
+
+
+def test_editing_keeps_a_deactivated_owner(client, login_as, make_user, make_customer):
+    login_as(Role.SUPERVISOR)
+    gone = make_user(Role.SALES, display_name="Gone Seller", active=False)
+    customer = make_customer(owner=gone, name="留着", phone="+8613812345678")
+    form = client.get(f"/customers/{customer.id}/edit").text
+    assert re.search(rf'<option selected value="{gone.id}">Gone Seller</option>', form)
+    response = client.post(f"/customers/{customer.id}/edit",
+                           data=registration(name="留着", phone="13812345678", city="杭州", owner_id=str(gone.id)))
+    assert response.status_code == 302
+    customer = reload(customer)
+    assert (customer.owner_id, customer.city) == (gone.id, "杭州")
+
+
+def test_supervisor_reassigns_a_customer(client, login_as, make_user, make_customer):
+    login_as(Role.SUPERVISOR)
+    first, second = make_user(Role.SALES, display_name="First Seller"), make_user(Role.SALES, display_name="Second Seller")
+    customer = make_customer(owner=first, name="换人", phone="+8613812345678")
+    response = client.post(f"/customers/{customer.id}/edit",
+                           data=registration(name="换人", phone="13812345678", owner_id=str(second.id)))
+    assert response.status_code == 302
+    assert reload(customer).owner_id == second.id
+    [entry] = db.session.scalars(select(AuditEntry).where(AuditEntry.customer_id == customer.id))
+    assert entry.action == "customer.owner_changed"
+    assert (entry.before, entry.after) == ({"owner_id": first.id}, {"owner_id": second.id})
+    page = client.get(f"/customers/{customer.id}").text
+    assert "Owner changed" in page
+    assert "Owner: First Seller → Second Seller" in page  # people, not ids
+
+
+# --- the list: search -------------------------------------------------------------------------
+
+@pytest.fixture
+def registry(login_as, make_customer):
+    login_as(Role.SUPERVISOR)
+    return {
+        "zhang": make_customer(name="张三丰", platform="taobao", nickname="wudang_master", phone="+8613812345678",
+                               tags="回头客,太极"),
+        "wang": make_customer(name="王五六七", platform="jd", nickname="LuckyCat88", phone="+8613998765432",
+                              tags="大码"),
+        "alice": make_customer(name="Alice Smith", phone="+8615000001111", tags="VIP客户"),
+    }
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("三", ["张三丰"]),  # one character
+        ("三丰", ["张三丰"]),  # two characters
+        ("张三丰", ["张三丰"]),  # three
+        ("五六", ["王五六七"]),  # in the middle: substring, not prefix
+        ("六七", ["王五六七"]),  # at the end
+        ("王五六七", ["王五六七"]),
+        ("七", ["王五六七"]),  # the last character alone
+        ("丰张", []),  # wrong order
+        ("alice", ["Alice Smith"]),
+        ("SMITH", ["Alice Smith"]),
+        ("i", ["Alice Smith"]),
+        ("luckycat", ["王五六七"]),  # nickname, any case
+        ("dang_ma", ["张三丰"]),  # an underscore is a character, not a wildcard
+        ("%", []),
+        ("_", ["张三丰"]),
+        ("1234", ["张三丰"]),  # phone fragment
+        ("9876", ["王五六七"]),
+        ("15000", ["Alice Smith"]),
+        ("+86", []),  # people search by the digits they type, not the stored form
+        ("回头", ["张三丰"]),  # tag
+        ("太极", ["张三丰"]),
+        ("vip", ["Alice Smith"]),
+        ("客", ["Alice Smith", "张三丰"]),  # tags of two customers
+        ("张 1234", ["张三丰"]),  # terms are ANDed
+        ("张 9876", []),
+        ("  三丰   taobao ", []),  # the platform is not searched
+    ],
+)
+def test_search_finds_substrings_of_name_nickname_phone_and_tags(client, registry, query, expected):
+    response = client.get("/customers/", query_string={"q": query, "sort": "name"})
+    assert response.status_code == 200
+    assert sorted(result_names(response.text)) == sorted(expected)
+
+
+def test_search_as_you_type_returns_only_the_results_block(client, registry):
+    response = client.get("/customers/?q=三丰", headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    text = response.text
+    assert "<html" not in text and "<form" not in text
+    assert text.strip().startswith('<section id="results"')
+    assert result_names(text) == ["张三丰"]
+    assert "1 customer" in text
+    assert "HX-Request" in response.headers["Vary"]
+
+
+def test_boosted_request_gets_the_whole_page(client, registry):
+    response = client.get("/customers/?q=三丰", headers={"HX-Request": "true", "HX-Boosted": "true"})
+    assert "<html" in response.text and '<form id="filters"' in response.text
+
+
+def test_no_match_says_so(client, registry):
+    text = client.get("/customers/?q=没有这个人").text
+    assert "No customer matches. Try fewer letters or clear a filter." in text
+    assert "0 customers" in text
+
+
+# --- the list: filters, sorting, pages --------------------------------------------------------
+
+def shanghai(*args) -> datetime:
+    """A shop-time (UTC+8) wall clock time as the naive UTC the database keeps."""
+    return datetime(*args) - timedelta(hours=8)
+
+
+@pytest.fixture
+def varied(login_as, make_user, make_customer):
+    login_as(Role.SUPERVISOR)
+    seller = make_user(Role.SALES, display_name="Seller Qian")
+    return {
+        "seller": seller,
+        "key": make_customer(name="Key Zhejiang", owner=seller, layer=Layer.KEY, tier=Tier.SVIP, province="浙江",
+                             source="order", total_spend=Decimal("3000"), last_paid_at=shanghai(2024, 3, 1, 0, 30)),
+        "middle": make_customer(name="Middle Jiangsu", owner=seller, layer=Layer.MIDDLE, tier=Tier.VIP,
+                                province="江苏", source="referral", total_spend=Decimal("2100"),
+                                last_paid_at=shanghai(2024, 3, 31, 23, 59)),
+        "bottom": make_customer(name="Bottom Zhejiang", layer=Layer.BOTTOM, province="浙江", source="order",
+                                total_spend=Decimal("100"), last_paid_at=shanghai(2024, 2, 29, 23, 59)),
+        "prospect": make_customer(name="Prospect Nowhere", source="inquiry"),
+        "lost": make_customer(name="Lost Jiangsu", layer=Layer.LOST, province="江苏", source="import",
+                              total_spend=Decimal("500"), last_paid_at=shanghai(2024, 4, 1, 0, 0)),
+    }
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        ({}, {"Key Zhejiang", "Middle Jiangsu", "Bottom Zhejiang", "Prospect Nowhere", "Lost Jiangsu"}),
+        ({"owner": "SELLER"}, {"Key Zhejiang", "Middle Jiangsu"}),
+        ({"owner": "none"}, {"Bottom Zhejiang", "Prospect Nowhere", "Lost Jiangsu"}),
+        ({"layer": "key"}, {"Key Zhejiang"}),
+        ({"layer": "prospect"}, {"Prospect Nowhere"}),
+        ({"tier": "vip"}, {"Middle Jiangsu"}),
+        ({"tier": "none"}, {"Bottom Zhejiang", "Prospect Nowhere", "Lost Jiangsu"}),
+        ({"province": "浙江"}, {"Key Zhejiang", "Bottom Zhejiang"}),
+        ({"province": " 江苏 "}, {"Middle Jiangsu", "Lost Jiangsu"}),
+        ({"source": "order"}, {"Key Zhejiang", "Bottom Zhejiang"}),
+        ({"source": "referral"}, {"Middle Jiangsu"}),
+        # Dates are the shop's calendar days, both ends included.
+        ({"last_order_from": "2024-03-01"}, {"Key Zhejiang", "Middle Jiangsu", "Lost Jiangsu"}),
+        ({"last_order_to": "2024-03-31"}, {"Key Zhejiang", "Middle Jiangsu", "Bottom Zhejiang"}),
+        ({"last_order_from": "2024-03-01", "last_order_to": "2024-03-31"}, {"Key Zhejiang", "Middle Jiangsu"}),
+        ({"last_order_from": "2024-03-02", "last_order_to": "2024-03-30"}, set()),
+        ({"province": "浙江", "layer": "bottom", "q": "zhe"}, {"Bottom Zhejiang"}),
+    ],
+)
+def test_filters(client, varied, args, expected):
+    args = {k: (str(varied["seller"].id) if v == "SELLER" else v) for k, v in args.items()}
+    response = client.get("/customers/", query_string=args)
+    assert response.status_code == 200
+    assert set(result_names(response.text)) == expected
+
+
+@pytest.mark.parametrize(
+    "sort, expected",
+    [
+        ("recent", ["Lost Jiangsu", "Middle Jiangsu", "Key Zhejiang", "Bottom Zhejiang", "Prospect Nowhere"]),
+        ("spend", ["Key Zhejiang", "Middle Jiangsu", "Lost Jiangsu", "Bottom Zhejiang", "Prospect Nowhere"]),
+        ("name", ["Bottom Zhejiang", "Key Zhejiang", "Lost Jiangsu", "Middle Jiangsu", "Prospect Nowhere"]),
+        ("created", ["Lost Jiangsu", "Prospect Nowhere", "Bottom Zhejiang", "Middle Jiangsu", "Key Zhejiang"]),
+    ],
+)
+def test_sorting(client, varied, sort, expected):
+    for offset, key in enumerate(("key", "middle", "bottom", "prospect", "lost")):
+        varied[key].created_at = datetime(2024, 1, 1) + timedelta(hours=offset)
+    db.session.commit()
+    assert result_names(client.get(f"/customers/?sort={sort}").text) == expected
+
+
+def test_default_sort_is_by_last_order(client, varied):
+    assert result_names(client.get("/customers/").text)[0] == "Lost Jiangsu"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"layer": "nonsense"},
+        {"tier": "gold"},
+        {"source": "<script>"},
+        {"owner": "abc"},
+        {"owner": "999999"},
+        {"last_order_from": "not-a-date"},
+        {"last_order_to": "2024-13-45"},
+        {"sort": "drop table"},
+        {"page": "abc"},
+        {"page": "-3"},
+        {"page": "99999"},
+        {"q": '"'},
+        {"q": "'; --"},
+        {"q": 'a"b"c'},
+        {"q": "abc*"},
+        {"q": "NEAR(a b)"},
+        {"q": "-abc"},
+        {"q": "x OR y"},
+        {"q": "^ab"},
+        {"q": "😀😀😀"},
+        {"q": "a" * 500},
+        {"province": "省" * 100},
+    ],
+)
+def test_invalid_filter_values_do_not_break_the_list(client, varied, args):
+    response = client.get("/customers/", query_string=args)
+    assert response.status_code == 200
+    assert '<section id="results"' in response.text
+    htmx = client.get("/customers/", query_string=args, headers={"HX-Request": "true"})
+    assert htmx.status_code == 200
+    export = client.get("/customers/export.csv", query_string=args)
+    assert export.status_code == 200
+
+
+@pytest.mark.parametrize("args", [{"q": "a\x00b"}, {"q": "\x00"}, {"province": "浙\x00"}])
+def test_nul_characters_are_refused_not_a_server_error(client, varied, args):
+    response = client.get("/customers/", query_string=args)
+    assert response.status_code == 400
+    assert client.get("/customers/export.csv", query_string=args).status_code == 400
+
+
+def test_nul_character_in_a_form_is_refused(client, login_as):
+    login_as(Role.SALES)
+    assert client.post("/customers/new", data=registration(name="a\x00b")).status_code == 400
+    assert customer_count() == 0
+
+
+def test_markup_in_customer_data_is_shown_as_text(client, login_as):
+    login_as(Role.SALES)
+    client.post("/customers/new", data=registration(name="<script>alert(1)</script>", tags="<b>x</b>"))
+    customer = db.session.scalar(select(Customer))
+    for path in (f"/customers/{customer.id}", "/customers/", f"/customers/{customer.id}/edit"):
+        text = client.get(path).text
+        assert "<script>alert(1)</script>" not in text and "<b>x</b>" not in text, path
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text, path
+
+
+def test_invalid_filter_is_ignored_and_explained(client, varied):
+    response = client.get("/customers/?last_order_from=2024-02-30&layer=key")
+    assert field_error(response.text, "last_order_from") == "Not a valid date value."
+    assert set(result_names(response.text)) == {"Key Zhejiang"}  # the valid filter still applies
+
+
+def test_pagination(client, app, monkeypatch, login_as, make_customer):
+    monkeypatch.setitem(app.config, "PAGE_SIZE", 2)
+    login_as(Role.SUPERVISOR)
+    for n in range(5):
+        make_customer(name=f"Page Customer {n}")
+    make_customer(name="Someone Else")
+    first = client.get("/customers/?q=page&sort=name").text
+    assert result_names(first) == ["Page Customer 0", "Page Customer 1"]
+    assert "Page 1 of 3" in first and "5 customers" in first
+    assert 'rel="prev"' not in first
+    next_url = re.search(r'<a href="([^"]+)" hx-get="[^"]+"[^>]*rel="next"', first).group(1).replace("&amp;", "&")
+    assert "q=page" in next_url and "sort=name" in next_url and "page=2" in next_url
+
+    second = client.get(next_url, headers={"HX-Request": "true"}).text
+    assert "<html" not in second
+    assert result_names(second) == ["Page Customer 2", "Page Customer 3"]
+    assert "Page 2 of 3" in second and 'rel="prev"' in second and 'rel="next"' in second
+
+    last = client.get("/customers/?q=page&sort=name&page=3").text
+    assert result_names(last) == ["Page Customer 4"] and 'rel="next"' not in last
+    # Past the end: the last page; before the start: the first.
+    assert result_names(client.get("/customers/?q=page&sort=name&page=42").text) == ["Page Customer 4"]
+    assert result_names(client.get("/customers/?q=page&sort=name&page=0").text)[0] == "Page Customer 0"
+
+
+def test_empty_registry_invites_a_first_registration(client, login_as):
+    login_as(Role.SALES)
+    text = client.get("/customers/").text
+    assert "No customers yet." in text and "Register the first one" in text
+
+
+# --- export -----------------------------------------------------------------------------------
+
+HEADER = ["ID", "姓名", "平台", "旺旺名", "手机", "省份", "城市", "标签", "来源", "负责人", "分层", "活跃度", "会员等级",
+          "付款订单数", "累计消费", "最近付款"]
+
+
+def test_export_csv_has_bom_header_and_the_filtered_rows(client, varied):
+    response = client.get("/customers/export.csv?province=浙江&sort=spend")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"] == "attachment; filename=customers.csv"
+    assert response.data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
+    assert rows[0] == HEADER
+    assert [row[1] for row in rows[1:]] == ["Key Zhejiang", "Bottom Zhejiang"]
+    key = dict(zip(HEADER, rows[1]))
+    assert key["手机"] == varied["key"].phone
+    assert key["负责人"] == "Seller Qian"
+    assert (key["分层"], key["会员等级"], key["省份"]) == ("key", "svip", "浙江")
+    assert Decimal(key["累计消费"]) == Decimal("3000")
+    assert key["最近付款"] == "2024-03-01 00:30"  # shop time
+
+
+def test_export_csv_follows_the_search(client, registry):
+    rows = list(csv.reader(io.StringIO(client.get("/customers/export.csv?q=三丰").data.decode("utf-8-sig"))))
+    assert [row[1] for row in rows[1:]] == ["张三丰"]
+    assert rows[1][7] == "回头客,太极"
+
+
+def test_export_xlsx_opens_with_the_filtered_rows(client, varied):
+    response = client.get("/customers/export.xlsx?source=order&sort=name")
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"] == "attachment; filename=customers.xlsx"
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert list(rows[0]) == HEADER
+    assert [row[1] for row in rows[1:]] == ["Bottom Zhejiang", "Key Zhejiang"]
+    key = dict(zip(HEADER, rows[2]))
+    assert key["累计消费"] == 3000 and key["付款订单数"] == 0 and key["负责人"] == "Seller Qian"
+
+
+def test_exports_never_carry_formulas(client, login_as, make_customer):
+    login_as(Role.SUPERVISOR)
+    make_customer(name='=HYPERLINK("http://evil.example","点我")', platform="taobao", nickname="@SUM(1+1)",
+                  tags="-2+3,ok", city="+city")
+    rows = list(csv.reader(io.StringIO(client.get("/customers/export.csv").data.decode("utf-8-sig"))))
+    row = dict(zip(HEADER, rows[1]))
+    assert row["姓名"] == "'=HYPERLINK(\"http://evil.example\",\"点我\")"
+    assert (row["旺旺名"], row["标签"], row["城市"]) == ("'@SUM(1+1)", "'-2+3,ok", "'+city")
+
+    sheet = load_workbook(io.BytesIO(client.get("/customers/export.xlsx").data)).active
+    cells = [cell for row in sheet.iter_rows(min_row=2) for cell in row]
+    assert not [cell.coordinate for cell in cells if cell.data_type == "f"]
+    assert cells[1].value.startswith("'=HYPERLINK")
+
+
+def test_export_links_carry_the_current_filters(client, varied):
+    text = client.get("/customers/?province=浙江&page=1").text
+    assert 'href="/customers/export.csv?province=%E6%B5%99%E6%B1%9F"' in text
+    assert 'href="/customers/export.xlsx?province=%E6%B5%99%E6%B1%9F"' in text
+
+
+def test_export_of_many_rows_is_complete(client, login_as, make_customer):
+    login_as(Role.SUPERVISOR)
+    customers = [Customer(name=f"批量{n:04d}", phone=None) for n in range(1200)]
+    db.session.add_all(customers)
+    db.session.commit()
+    rows = list(csv.reader(io.StringIO(client.get("/customers/export.csv?sort=name").data.decode("utf-8-sig"))))
+    assert len(rows) == 1201
+    assert rows[1][1] == "批量0000" and rows[-1][1] == "批量1199"
+
+
+# --- the customer page ------------------------------------------------------------------------
+
+def test_customer_page_shows_figures(client, login_as, make_customer):
+    user = login_as(Role.SALES)
+    customer = make_customer(owner=user, name="看数据", platform="taobao", nickname="tb_fig", paid_order_count=3,
+                             total_spend=Decimal("300"), layer=Layer.KEY, tier=Tier.VIP, wechat="wx_fig",
+                             flag_bad_reviewer=True)
+    text = client.get(f"/customers/{customer.id}").text
+    assert "看数据" in text and "Taobao · tb_fig" in text and "wx_fig" in text
+    assert "¥300.00" in text and "¥100.00" in text  # total and average
+    assert "Key" in text and "VIP" in text
+    assert "Left a neutral or bad review recently: no marketing messages." in text
+
+
+def test_timeline_shows_registration_edits_and_orders(client, login_as, make_order):
+    user = login_as(Role.SALES)
+    client.post("/customers/new", data=registration(name="时间线"))
+    customer = db.session.scalar(select(Customer).where(Customer.name == "时间线"))
+    client.post(f"/customers/{customer.id}/edit", data=registration(name="时间线", city="杭州"))
+    make_order(customer, days_ago=-1, amount="88.50", items="真丝围巾", order_no="TB20240001")
+    make_order(customer, days_ago=30, amount="10", status="refunded", order_no="TB20230001")
+
+    text = client.get(f"/customers/{customer.id}").text
+    timeline = text[text.index('<ol class="timeline">'):]
+    assert "Order TB20240001" in timeline and "¥88.50" in timeline and "真丝围巾" in timeline
+    assert "Completed" in timeline and "Refunded" in timeline
+    assert "Registered" in timeline and user.display_name in timeline
+    assert "Edited" in timeline and "City:  → 杭州" in timeline
+    # Newest first: tomorrow's order, then the edit, the registration, last month's order.
+    positions = [timeline.index(s) for s in ("TB20240001", "Edited", "Registered", "TB20230001")]
+    assert positions == sorted(positions)
+
+
+def test_empty_timeline(client, login_as, make_customer):
+    user = login_as(Role.SALES)
+    customer = make_customer(owner=user)
+    assert "Nothing has happened with this customer yet." in client.get(f"/customers/{customer.id}").text
+
+
+def test_recording_a_complaint(client, login_as, make_customer):
+    user = login_as(Role.SALES)
+    customer = make_customer(owner=user)
+    response = client.post(f"/customers/{customer.id}/complaints", data={"note": "物流太慢，包装破损"})
+    assert response.status_code == 302 and response.headers["Location"] == f"/customers/{customer.id}"
+    text = client.get(f"/customers/{customer.id}").text
+    assert "Complaint recorded." in text
+    assert "物流太慢，包装破损" in text
+    assert "0 / 1" in text  # refunds / complaints
+    customer = reload(customer)
+    assert customer.complaint_count == 1
+    [complaint] = db.session.scalars(select(Complaint).where(Complaint.customer_id == customer.id))
+    assert complaint.recorded_by_id == user.id
+    [entry] = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "customer.complaint"))
+    assert entry.customer_id == customer.id and entry.actor_id == user.id
+
+
+def test_a_complaint_appears_once_on_the_timeline(client, login_as, make_customer):
+    user = login_as(Role.SALES)
+    customer = make_customer(owner=user)
+    client.post(f"/customers/{customer.id}/complaints", data={"note": "只记一次"})
+    text = client.get(f"/customers/{customer.id}").text
+    timeline = text[text.index('<ol class="timeline">'):]
+    assert timeline.count("<li") == 1
+    assert timeline.count("只记一次") == 1
+
+
+def test_empty_complaint_is_refused_next_to_the_field(client, login_as, make_customer):
+    user = login_as(Role.SALES)
+    customer = make_customer(owner=user)
+    response = client.post(f"/customers/{customer.id}/complaints", data={"note": "  "})
+    assert response.status_code == 422
+    assert field_error(response.text, "note") == "This field is required."
+    assert reload(customer).complaint_count == 0

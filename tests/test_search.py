@@ -1,0 +1,213 @@
+"""Substring search over the registry (app.search), on SQLite (FTS5 + grams) and PostgreSQL (grams).
+
+The property: whatever the customers and the query, the registry finds exactly the customers
+a naive Python substring filter finds.
+"""
+
+import re
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, select, text, update
+
+from app import search
+from app.extensions import db
+from app.models import Customer, CustomerGram, Role
+from app.search import grams_of, reindex, text_for
+
+CJK = "张三丰李四王五赵"
+LETTERS = "abAB_"
+DIGITS = "0138"
+
+
+@pytest.fixture(autouse=True)
+def english(client):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
+def found_ids(client, query: str) -> set[int]:
+    """The customers the registry lists for `query` (as the search box sends it)."""
+    response = client.get("/customers/", query_string={"q": query}, headers={"HX-Request": "true"})
+    assert response.status_code == 200, response.text
+    ids = {int(i) for i in re.findall(r'<a href="/customers/(\d+)">', response.text)}
+    total = int(re.search(r"(\d+) customers?<", response.text).group(1))
+    assert total == len(ids), f"{query!r}: the count says {total}, the list shows {len(ids)}"
+    return ids
+
+
+def naive_ids(customers: list[dict], query: str) -> set[int]:
+    def fields(c):
+        values = [c["name"], c["nickname"], c["phone"][3:] if c["phone"] else None, *c["tags"]]
+        return [v.lower() for v in values if v]
+
+    terms = query.lower().split()
+    return {c["id"] for c in customers if all(any(t in f for f in fields(c)) for t in terms)}
+
+
+def delete_customers() -> None:
+    db.session.rollback()
+    db.session.execute(delete(CustomerGram))
+    db.session.execute(delete(Customer))
+    db.session.commit()
+
+
+@pytest.fixture(params=["narrow", "broad"])
+def supervisor(request, app, client, login_as, monkeypatch):
+    monkeypatch.setitem(app.config, "PAGE_SIZE", 1000)  # every hit on one page
+    if request.param == "broad":
+        # Terms with more hits than this take the other query plan (app.search.matching).
+        monkeypatch.setattr(search, "BROAD", 1)
+    login_as(Role.SUPERVISOR)
+    return client
+
+
+customer_values = st.fixed_dictionaries(
+    {
+        "name": st.text(CJK + LETTERS, min_size=1, max_size=6),
+        "nickname": st.none() | st.text(LETTERS + DIGITS, min_size=1, max_size=8),
+        "phone": st.none() | st.text(DIGITS, min_size=8, max_size=8).map(lambda d: f"+86138{d}"),
+        "tags": st.lists(st.text(CJK + LETTERS, min_size=1, max_size=4), max_size=2),
+    }
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(customers=st.lists(customer_values, min_size=1, max_size=8), data=st.data())
+def test_search_finds_exactly_the_customers_holding_the_substring(supervisor, customers, data):
+    delete_customers()  # the fixtures clean up after the test, not after each example
+    nicknames = set()
+    rows = []
+    for values in customers:
+        if values["nickname"] in nicknames:
+            values["nickname"] = None  # (platform, nickname) is unique
+        nicknames.add(values["nickname"])
+        rows.append(Customer(name=values["name"], platform="taobao" if values["nickname"] else None,
+                             nickname=values["nickname"], phone=values["phone"], tags=",".join(values["tags"])))
+    db.session.add_all(rows)
+    db.session.commit()
+    for values, row in zip(customers, rows):
+        values["id"] = row.id
+
+    def substring_of_a_field():
+        c = data.draw(st.sampled_from(customers))
+        field = data.draw(st.sampled_from(
+            [v for v in (c["name"], c["nickname"], c["phone"] and c["phone"][3:], *c["tags"]) if v]))
+        start = data.draw(st.integers(0, len(field) - 1))
+        length = data.draw(st.integers(1, 5))
+        return field[start:start + length]
+
+    for _ in range(4):
+        terms = data.draw(st.lists(
+            st.one_of(st.builds(substring_of_a_field), st.text(CJK + LETTERS + DIGITS, min_size=1, max_size=5)),
+            min_size=1, max_size=2))
+        query = " ".join(terms)
+        assert found_ids(supervisor, query) == naive_ids(customers, query), query
+
+
+# --- the index stays in step with the records -------------------------------------------------
+
+def test_text_for_lowercases_each_field_on_its_own_line():
+    assert text_for(" 张三 ", "NiCk", "+8613812345678", "WX_id", "回头客, VIP ,") == "张三\nnick\n13812345678\nwx_id\n回头客\nvip"
+    assert text_for("李四") == "李四"
+
+
+def test_grams_are_the_pairs_and_each_fields_last_character():
+    assert grams_of("张三丰\nab") == {"张三", "三丰", "丰", "ab", "b"}
+    assert grams_of("x") == {"x"}
+
+
+def _grams(customer_id: int) -> set[str]:
+    return set(db.session.scalars(select(CustomerGram.gram).where(CustomerGram.customer_id == customer_id)))
+
+
+def _fts_hits(term: str) -> set[int]:
+    rows = db.session.execute(text("SELECT rowid FROM customer_fts WHERE customer_fts MATCH :q"), {"q": f'"{term}"'})
+    return {row[0] for row in rows}
+
+
+def test_editing_a_customer_updates_the_search(client, login_as, make_customer):
+    user = login_as(Role.SALES)
+    customer = make_customer(owner=user, name="张三丰", phone="+8613812345678", tags="太极")
+    assert found_ids(client, "张三丰") == {customer.id}
+
+    response = client.post(f"/customers/{customer.id}/edit",
+                           data={"name": "李四光", "phone": "139 8765 4321", "tags": "地质", "source": "inquiry"})
+    assert response.status_code == 302
+
+    for gone in ("张三丰", "三丰", "张", "12345678", "太极"):
+        assert found_ids(client, gone) == set(), gone
+    for present in ("李四光", "四光", "光", "98765", "地质", "李 4321"):
+        assert found_ids(client, present) == {customer.id}, present
+
+    db.session.expire_all()
+    stored = db.session.get(Customer, customer.id).search_text
+    assert stored == "李四光\n13987654321\n地质"
+    assert _grams(customer.id) == grams_of(stored)
+    if db.engine.dialect.name == "sqlite":
+        assert _fts_hits("李四光") == {customer.id}
+        assert _fts_hits("张三丰") == set()
+
+
+def test_changing_a_customer_through_the_orm_updates_the_search(client, login_as, make_customer):
+    login_as(Role.SUPERVISOR)
+    customer = make_customer(name="王五", nickname=None)
+    customer.nickname, customer.platform = "Golden_Fish", "taobao"
+    db.session.commit()
+    assert found_ids(client, "golden") == {customer.id}
+    assert found_ids(client, "n_f") == {customer.id}
+    customer.nickname = None
+    db.session.commit()
+    assert found_ids(client, "golden") == set()
+    assert _grams(customer.id) == grams_of("王五\n" + customer.phone[3:])
+
+
+def test_bulk_writers_reindex(client, login_as, make_customer):
+    """The importer writes with Core statements and then calls reindex, as here."""
+    login_as(Role.SUPERVISOR)
+    customer = make_customer(name="旧名")
+    new_text = text_for("新名字", None, customer.phone)
+    connection = db.session.connection()
+    connection.execute(update(Customer).where(Customer.id == customer.id).values(name="新名字", search_text=new_text))
+    reindex(connection, [(customer.id, new_text)])
+    db.session.commit()
+    assert found_ids(client, "新名字") == {customer.id}
+    assert found_ids(client, "名字") == {customer.id}
+    assert found_ids(client, "旧") == set()
+
+
+def test_terms_separated_by_spaces_are_anded(client, login_as, make_customer):
+    login_as(Role.SUPERVISOR)
+    both = make_customer(name="张三丰", tags="太极拳")
+    name_only = make_customer(name="张三", tags="书法")
+    tag_only = make_customer(name="李四", tags="太极拳")
+    assert found_ids(client, "张三") == {both.id, name_only.id}
+    assert found_ids(client, "太极") == {both.id, tag_only.id}
+    assert found_ids(client, "张三 太极") == {both.id}
+    assert found_ids(client, "  太极拳\t张  ") == {both.id}
+    assert found_ids(client, "张三 太极 书法") == set()
+    # A term of each length, together.
+    assert found_ids(client, "丰 三丰 太极拳") == {both.id}
+
+
+def test_empty_query_lists_everyone(client, login_as, make_customer):
+    login_as(Role.SUPERVISOR)
+    ids = {make_customer().id for _ in range(3)}
+    assert found_ids(client, "") == ids
+    assert found_ids(client, "   ") == ids
+
+
+@pytest.mark.parametrize("broad_above", [1000, 1])
+def test_paging_through_search_results_shows_each_match_once(app, client, login_as, make_customer, monkeypatch,
+                                                             broad_above):
+    monkeypatch.setitem(app.config, "PAGE_SIZE", 2)
+    monkeypatch.setattr(search, "BROAD", broad_above)
+    login_as(Role.SUPERVISOR)
+    matches = {make_customer(name=f"王小{n}").id for n in range(5)}
+    make_customer(name="李大")
+    seen = []
+    for page in (1, 2, 3):
+        text_ = client.get("/customers/", query_string={"q": "王 小", "sort": "name", "page": page}).text
+        assert "5 customers" in text_ and f"Page {page} of 3" in text_
+        seen += [int(i) for i in re.findall(r'<a href="/customers/(\d+)">', text_)]
+    assert sorted(seen) == sorted(matches)
