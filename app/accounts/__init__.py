@@ -10,7 +10,8 @@ from ..extensions import db
 from ..htmx import render
 from ..models import Role, User
 from . import services, throttle
-from .forms import ROLE_LABELS, LoginForm, PasswordResetForm, UserForm
+from ..labels import ROLE_LABELS
+from .forms import LoginForm, PasswordResetForm, UserForm
 
 bp = Blueprint("accounts", __name__)
 

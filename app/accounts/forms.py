@@ -3,9 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Regexp
 
-from ..models import Role
-
-ROLE_LABELS = {Role.SALES: _l("Sales"), Role.SUPERVISOR: _l("Supervisor"), Role.ADMIN: _l("Admin")}
+from ..labels import ROLE_LABELS
 
 
 class LoginForm(FlaskForm):

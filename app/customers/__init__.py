@@ -10,8 +10,9 @@ from ..extensions import db
 from ..htmx import render
 from ..models import Customer
 from . import services
-from .forms import (ACTIVITY_LABELS, LAYER_LABELS, ORDER_STATUS_LABELS, PLATFORM_LABELS, REVIEW_LABELS, SORT_LABELS,
-                    SOURCE_LABELS, TIER_LABELS, ComplaintForm, CustomerFilterForm, CustomerForm, field_labels)
+from ..labels import (ACTIVITY_LABELS, LAYER_LABELS, ORDER_STATUS_LABELS, PLATFORM_LABELS, REVIEW_LABELS,
+                      SOURCE_LABELS, TIER_LABELS)
+from .forms import SORT_LABELS, ComplaintForm, CustomerFilterForm, CustomerForm, field_labels
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 

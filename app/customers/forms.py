@@ -6,21 +6,8 @@ from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from .. import phones
-from ..models import Activity, Layer, Source, Tier
+from ..labels import GENDER_LABELS, LAYER_LABELS, PLATFORM_LABELS, SOURCE_LABELS, TIER_LABELS
 
-PLATFORM_LABELS = {"taobao": _l("Taobao"), "tmall": _l("Tmall"), "1688": "1688", "jd": _l("JD"),
-                   "pdd": _l("Pinduoduo"), "wechat": _l("WeChat shop"), "other": _l("Other")}
-SOURCE_LABELS = {Source.INQUIRY: _l("Inquiry"), Source.ORDER: _l("Order"), Source.IMPORT: _l("Import"),
-                 Source.REFERRAL: _l("Referral")}
-LAYER_LABELS = {Layer.PROSPECT: _l("Prospect"), Layer.NEW: _l("New"), Layer.KEY: _l("Key"),
-                Layer.MIDDLE: _l("Middle"), Layer.BOTTOM: _l("Bottom"), Layer.LOST: _l("Lost")}
-ACTIVITY_LABELS = {Activity.ACTIVE: _l("Active"), Activity.INTERMITTENT: _l("Intermittent"),
-                   Activity.INACTIVE: _l("Inactive")}
-TIER_LABELS = {Tier.NONE: _l("Regular"), Tier.VIP: "VIP", Tier.SVIP: "SVIP"}
-ORDER_STATUS_LABELS = {"unpaid": _l("Unpaid"), "paid": _l("Paid"), "shipped": _l("Shipped"),
-                       "completed": _l("Completed"), "refunded": _l("Refunded"), "closed": _l("Closed")}
-REVIEW_LABELS = {"good": _l("Good review"), "neutral": _l("Neutral review"), "bad": _l("Bad review")}
-GENDER_LABELS = {"female": _l("Female"), "male": _l("Male")}
 SORT_LABELS = {"recent": _l("Last order"), "spend": _l("Total spend"), "name": _l("Name"), "created": _l("Newest")}
 
 

@@ -10,15 +10,16 @@ from ..accounts.services import sales_users
 from ..customers.services import page_of
 from ..extensions import db
 from ..htmx import render
+from ..labels import IMPORT_STATE_LABELS, ORDER_STATUS_LABELS, REVIEW_LABELS
 from ..models import ImportState, Role
 from . import services
-from .forms import REVIEW_LABELS, STATE_LABELS, STATUS_LABELS, UploadForm, mapping_data, mapping_form
+from .forms import UploadForm, mapping_data, mapping_form
 from .presets import PRESETS, TEMPLATES
 from .tables import TableError
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
 staff_only = roles_required(Role.SUPERVISOR, Role.ADMIN)
-LABELS = {"presets": PRESETS, "states": STATE_LABELS, "statuses": STATUS_LABELS, "reviews": REVIEW_LABELS}
+LABELS = {"presets": PRESETS, "states": IMPORT_STATE_LABELS, "statuses": ORDER_STATUS_LABELS, "reviews": REVIEW_LABELS}
 
 
 def _upload_form() -> UploadForm:

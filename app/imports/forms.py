@@ -4,15 +4,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import SelectField
 from wtforms.validators import InputRequired, Optional
 
-from ..models import ImportState, OrderStatus, Review
 from .presets import PRESETS, Preset
-
-STATE_LABELS = {ImportState.MAPPING: _l("Waiting for mapping"), ImportState.QUEUED: _l("Queued"),
-                ImportState.RUNNING: _l("Running"), ImportState.DONE: _l("Done"), ImportState.FAILED: _l("Failed")}
-STATUS_LABELS = {OrderStatus.UNPAID: _l("Unpaid"), OrderStatus.PAID: _l("Paid"), OrderStatus.SHIPPED: _l("Shipped"),
-                 OrderStatus.COMPLETED: _l("Completed"), OrderStatus.REFUNDED: _l("Refunded"),
-                 OrderStatus.CLOSED: _l("Closed")}
-REVIEW_LABELS = {Review.GOOD: _l("Good"), Review.NEUTRAL: _l("Neutral"), Review.BAD: _l("Bad")}
 
 
 class UploadForm(FlaskForm):

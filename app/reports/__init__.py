@@ -4,7 +4,7 @@ from flask import Blueprint
 from flask_login import current_user
 
 from ..access import roles_required
-from ..customers.forms import ACTIVITY_LABELS, LAYER_LABELS, TIER_LABELS
+from ..labels import ACTIVITY_LABELS, LAYER_LABELS, TIER_LABELS
 from ..htmx import render
 from ..models import Role
 from . import services

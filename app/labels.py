@@ -1,0 +1,24 @@
+"""What the users read for each stored value (roles, layers, statuses…), in one place."""
+
+from flask_babel import lazy_gettext as _l
+
+from .models import Activity, ImportState, Layer, OrderStatus, Review, Role, Source, Tier
+
+ROLE_LABELS = {Role.SALES: _l("Sales"), Role.SUPERVISOR: _l("Supervisor"), Role.ADMIN: _l("Admin")}
+PLATFORM_LABELS = {"taobao": _l("Taobao"), "tmall": _l("Tmall"), "1688": "1688", "jd": _l("JD"),
+                   "pdd": _l("Pinduoduo"), "wechat": _l("WeChat shop"), "other": _l("Other")}
+SOURCE_LABELS = {Source.INQUIRY: _l("Inquiry"), Source.ORDER: _l("Order"), Source.IMPORT: _l("Import"),
+                 Source.REFERRAL: _l("Referral")}
+LAYER_LABELS = {Layer.PROSPECT: _l("Prospect"), Layer.NEW: _l("New"), Layer.KEY: _l("Key"),
+                Layer.MIDDLE: _l("Middle"), Layer.BOTTOM: _l("Bottom"), Layer.LOST: _l("Lost")}
+ACTIVITY_LABELS = {Activity.ACTIVE: _l("Active"), Activity.INTERMITTENT: _l("Intermittent"),
+                   Activity.INACTIVE: _l("Inactive")}
+TIER_LABELS = {Tier.NONE: _l("Regular"), Tier.VIP: "VIP", Tier.SVIP: "SVIP"}
+ORDER_STATUS_LABELS = {OrderStatus.UNPAID: _l("Unpaid"), OrderStatus.PAID: _l("Paid"),
+                       OrderStatus.SHIPPED: _l("Shipped"), OrderStatus.COMPLETED: _l("Completed"),
+                       OrderStatus.REFUNDED: _l("Refunded"), OrderStatus.CLOSED: _l("Closed")}
+REVIEW_LABELS = {Review.GOOD: _l("Good review"), Review.NEUTRAL: _l("Neutral review"), Review.BAD: _l("Bad review")}
+GENDER_LABELS = {"female": _l("Female"), "male": _l("Male")}
+IMPORT_STATE_LABELS = {ImportState.MAPPING: _l("Waiting for mapping"), ImportState.QUEUED: _l("Queued"),
+                       ImportState.RUNNING: _l("Running"), ImportState.DONE: _l("Done"),
+                       ImportState.FAILED: _l("Failed")}
