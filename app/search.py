@@ -20,6 +20,7 @@ listeners below); bulk writers (the importer, the bench generator) call `reindex
 """
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, Select, and_, delete, event, func, literal_column, select, table
 from sqlalchemy.orm import Session
@@ -73,7 +74,7 @@ def terms_of(query: str) -> list[str]:
     return [t for t in query.lower().split() if t]
 
 
-# SQLite: more expected matches than this, and a page is read in its sort order (conditions()).
+# SQLite: more expected matches than this, and a page is read in its sort order (plan()).
 # Walking the sort order reads about 25 x customers / matches rows for a page of 25; looking
 # the matches up reads one row per match: the two meet near 2,000 matches at 100k customers.
 BROAD = 2000
@@ -93,8 +94,24 @@ def _index_hits(term: str, dialect: str) -> Select | None:
     return None
 
 
-def conditions(session: Session, terms: list[str], dialect: str) -> tuple[list, list]:
-    """Conditions on Customer matching every term: (to read a sorted page, to count).
+@dataclass
+class Plan:
+    """How to match search terms: conditions on Customer to read a sorted page, and to count.
+
+    `alone`: the terms' matches straight from an index, when that lists exactly the
+    customers holding them (on SQLite, a single term of 3+ characters: the FTS index, which
+    triggers keep in step with the table whoever writes to it), and `total` their number
+    when already known. Either counts the terms alone without reading a customer row.
+    """
+
+    read: list
+    count: list
+    alone: Select | None = None
+    total: int | None = None
+
+
+def plan(session: Session, terms: list[str], dialect: str) -> Plan:
+    """The best way to match `terms` (all of them) on this database.
 
     SQLite takes any `id IN (list)` to be short: given one, it looks every listed customer
     up by id and sorts them all, which is right for a few matches and 15 ms for 16,000.
@@ -106,7 +123,7 @@ def conditions(session: Session, terms: list[str], dialect: str) -> tuple[list, 
     """
     if dialect != "sqlite" or not terms:
         plain = [matching(term, dialect) for term in terms]
-        return plain, plain
+        return Plan(plain, plain)
     estimates = [
         session.scalar(select(func.count()).select_from(_index_hits(term, dialect).limit(ESTIMATE_CAP).subquery()))
         for term in terms
@@ -117,19 +134,13 @@ def conditions(session: Session, terms: list[str], dialect: str) -> tuple[list, 
     for estimate in estimates:  # as if the terms were independent
         expected *= estimate / customers
     count = [matching(term, dialect, drive=number == narrowest) for number, term in enumerate(terms)]
-    if expected > BROAD:
-        return [matching(term, dialect, drive=False) for term in terms], count
-    return count, count
-
-
-def counted_alone(terms: list[str], dialect: str) -> Select | None:
-    """The matches of `terms` straight from an index, when that lists exactly the customers
-    holding them: on SQLite, one term of 3+ characters, from the FTS index, which triggers
-    keep in step with the table whoever writes to it. Counting these reads no customer row
-    (1 ms rather than 15 ms for 16,000 matches). None otherwise."""
-    if dialect == "sqlite" and len(terms) == 1 and len(terms[0]) >= 3:
-        return _index_hits(terms[0], dialect)
-    return None
+    read = [matching(term, dialect, drive=False) for term in terms] if expected > BROAD else count
+    result = Plan(read, count)
+    if len(terms) == 1 and len(terms[0]) >= 3:  # FTS: one row per matching customer
+        result.alone = _index_hits(terms[0], dialect)
+        if estimates[0] < ESTIMATE_CAP:
+            result.total = estimates[0]
+    return result
 
 
 def matching(term: str, dialect: str, drive: bool = True):
@@ -137,7 +148,7 @@ def matching(term: str, dialect: str, drive: bool = True):
 
     `id IN (ids from an index)`, not a correlated EXISTS, which SQLite runs once per customer
     (a scan of the whole table: 0.5 s at 100k customers for one character). With `drive`
-    false (SQLite), something else drives the query (see conditions()) and the term is
+    false (SQLite), something else drives the query (see plan()) and the term is
     checked on each row it reads: a substring test of the search text, which the indexes
     only mirror (lower-cased on both sides), rather than building the term's whole list.
     """

@@ -56,7 +56,7 @@ def delete_customers() -> None:
 def supervisor(request, app, client, login_as, monkeypatch):
     monkeypatch.setitem(app.config, "PAGE_SIZE", 1000)  # every hit on one page
     if request.param == "broad":
-        # Terms with more hits than this take the other query plan (app.search.matching).
+        # Terms with more hits than this take the other query plan (app.search.plan).
         monkeypatch.setattr(search, "BROAD", 1)
     login_as(Role.SUPERVISOR)
     return client

@@ -13,7 +13,7 @@ from .. import audit
 from ..access import visible_customers
 from ..extensions import db
 from ..models import AuditEntry, Complaint, Customer, Order, Role, User
-from ..search import conditions as search_conditions, counted_alone, terms_of
+from ..search import plan as search_plan, terms_of
 from ..timefmt import shop_time_to_utc
 
 SORTS = {
@@ -42,10 +42,9 @@ def filtered(user: User, f: Filters) -> Select:
     query = visible_customers(user)
     dialect = db.session.get_bind().dialect.name
     # How the terms are best matched for reading a sorted page and for counting (app.search).
-    terms = terms_of(f.q)
-    to_read, to_count = search_conditions(db.session, terms, dialect)
-    counted = query.where(*to_count)
-    query = query.where(*to_read)
+    search = search_plan(db.session, terms_of(f.q), dialect)
+    counted = query.where(*search.count)
+    query = query.where(*search.read)
     conditions = []
     if f.owner == "none":
         conditions.append(Customer.owner_id.is_(None))
@@ -63,12 +62,14 @@ def filtered(user: User, f: Filters) -> Select:
         conditions.append(Customer.last_paid_at < shop_time_to_utc(end))
     query = query.where(*conditions)
     if user.sees_everyone and not conditions:
-        # Nothing narrower than the terms: count them from their index alone, or driven by
-        # one of them (page_of counts `count_query`); else by whatever narrows the list.
-        alone = counted_alone(terms, dialect)
-        if alone is not None:
-            query = query.execution_options(count_query=alone)
-        elif to_count is not to_read:
+        # Nothing narrower than the terms: their number may be known already, or counted
+        # from their index alone, or driven by one of them (page_of reads `known_total` and
+        # `count_query`); else counting is driven by whatever narrows the list.
+        if search.total is not None:
+            query = query.execution_options(known_total=search.total)
+        elif search.alone is not None:
+            query = query.execution_options(count_query=search.alone)
+        elif search.count is not search.read:
             query = query.execution_options(count_query=counted)
     # The owners shown in the list: one query for the page, not one per owner.
     return query.order_by(*SORTS.get(f.sort, SORTS["recent"])).options(selectinload(Customer.owner))
@@ -94,9 +95,12 @@ def page_of(query: Select, number: int, size: int) -> Page:
     items = fetch(number)
     if 0 < len(items) < size or (number == 1 and not items):
         return Page(items, (number - 1) * size + len(items), number, size)  # the last page: no need to count
-    # A query may carry an equivalent one that is cheaper to count (filtered() does).
-    counted = query.get_execution_options().get("count_query", query)
-    total = db.session.scalar(select(func.count()).select_from(counted.order_by(None).subquery()))
+    # A query may carry its total, or an equivalent query cheaper to count (filtered() does).
+    options = query.get_execution_options()
+    total = options.get("known_total")
+    if total is None:
+        counted = options.get("count_query", query)
+        total = db.session.scalar(select(func.count()).select_from(counted.order_by(None).subquery()))
     last = max(1, -(-total // size))
     if number > last:
         number = last
