@@ -96,7 +96,10 @@ def _clean(app):
 
 @pytest.fixture
 def client(app):
-    return app.test_client()
+    """A test client whose browser asks for English (the texts the tests look for)."""
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
 
 
 _numbers = count(1)

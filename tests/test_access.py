@@ -19,11 +19,6 @@ ANONYMOUS = "anonymous"
 ROLES = [ANONYMOUS, Role.SALES, Role.SUPERVISOR, Role.ADMIN]
 
 
-@pytest.fixture(autouse=True)
-def english(client):
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-
-
 def _statuses(anonymous, sales, supervisor, admin):
     return {ANONYMOUS: anonymous, Role.SALES: sales, Role.SUPERVISOR: supervisor, Role.ADMIN: admin}
 

@@ -16,11 +16,6 @@ WRONG = "wrong-password"
 BAD_LOGIN = "Wrong username or password, or the account is deactivated."
 
 
-@pytest.fixture(autouse=True)
-def english(client):
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-
-
 def sign_in(client, username, password, address="127.0.0.1", **data):
     return client.post("/login", data={"username": username, "password": password, **data},
                        environ_base={"REMOTE_ADDR": address})

@@ -18,11 +18,6 @@ NICKNAME_TAKEN = "A customer with this nickname on this platform is already regi
 MAYBE_DUPLICATE = "This customer may already be registered. Open the existing record, or confirm to save anyway."
 
 
-@pytest.fixture(autouse=True)
-def english(client):
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-
-
 def customer_count() -> int:
     return db.session.scalar(select(func.count()).select_from(Customer))
 

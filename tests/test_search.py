@@ -21,11 +21,6 @@ LETTERS = "abAB_"
 DIGITS = "0138"
 
 
-@pytest.fixture(autouse=True)
-def english(client):
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-
-
 def found_ids(client, query: str) -> set[int]:
     """The customers the registry lists for `query` (as the search box sends it)."""
     response = client.get("/customers/", query_string={"q": query}, headers={"HX-Request": "true"})

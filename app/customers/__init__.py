@@ -8,6 +8,7 @@ from ..access import customer_or_404
 from ..accounts.services import sales_users
 from ..extensions import db
 from ..htmx import render
+from ..pagination import page_of
 from ..models import Customer
 from . import services
 from ..labels import (ACTIVITY_LABELS, LAYER_LABELS, ORDER_STATUS_LABELS, PLATFORM_LABELS, REVIEW_LABELS,
@@ -40,7 +41,7 @@ def _filters() -> tuple[CustomerFilterForm, services.Filters]:
 @login_required
 def index():
     form, filters = _filters()
-    page = services.page_of(services.filtered(current_user, filters), request.args.get("page", 1, type=int),
+    page = page_of(services.filtered(current_user, filters), request.args.get("page", 1, type=int),
                             current_app.config["PAGE_SIZE"])
     return render("customers/index.html", "results", form=form, page=page, **LABELS)
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from openpyxl import Workbook
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import selectinload
 
 from .. import audit
@@ -73,39 +73,6 @@ def filtered(user: User, f: Filters) -> Select:
             query = query.execution_options(count_query=counted)
     # The owners shown in the list: one query for the page, not one per owner.
     return query.order_by(*SORTS.get(f.sort, SORTS["recent"])).options(selectinload(Customer.owner))
-
-
-@dataclass
-class Page:
-    items: list[Customer]
-    total: int
-    number: int
-    size: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.size))
-
-
-def page_of(query: Select, number: int, size: int) -> Page:
-    def fetch(number: int) -> list:
-        return list(db.session.scalars(query.limit(size).offset((number - 1) * size)))
-
-    number = max(1, number)
-    items = fetch(number)
-    if 0 < len(items) < size or (number == 1 and not items):
-        return Page(items, (number - 1) * size + len(items), number, size)  # the last page: no need to count
-    # A query may carry its total, or an equivalent query cheaper to count (filtered() does).
-    options = query.get_execution_options()
-    total = options.get("known_total")
-    if total is None:
-        counted = options.get("count_query", query)
-        total = db.session.scalar(select(func.count()).select_from(counted.order_by(None).subquery()))
-    last = max(1, -(-total // size))
-    if number > last:
-        number = last
-        items = fetch(number)
-    return Page(items, total, number, size)
 
 
 def duplicates_of(phone: str | None, platform: str | None, nickname: str | None, exclude_id: int | None = None) -> list[Customer]:

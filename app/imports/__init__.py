@@ -7,9 +7,9 @@ from redis.exceptions import RedisError
 
 from ..access import roles_required
 from ..accounts.services import sales_users
-from ..customers.services import page_of
 from ..extensions import db
 from ..htmx import render
+from ..pagination import page_of
 from ..labels import IMPORT_STATE_LABELS, ORDER_STATUS_LABELS, REVIEW_LABELS
 from ..models import ImportState, Role
 from . import services
