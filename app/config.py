@@ -76,6 +76,14 @@ class Config:
     # Time of day (shop time zone) of the nightly segment recompute.
     SEGMENT_RECOMPUTE_AT = os.environ.get("SEGMENT_RECOMPUTE_AT", "03:30")
 
+    # Follow-up cycles (SPEC §5; app.followups.cycles): days until a new customer's first
+    # contact, until the revisit after an order, until the next cycle after an unconverted
+    # contact, and how many unconverted cycles in a row make a customer lost.
+    FOLLOWUP_FIRST_CONTACT_DAYS = int(os.environ.get("FOLLOWUP_FIRST_CONTACT_DAYS", 7))
+    FOLLOWUP_REVISIT_DAYS = int(os.environ.get("FOLLOWUP_REVISIT_DAYS", 30))
+    FOLLOWUP_RETRY_DAYS = int(os.environ.get("FOLLOWUP_RETRY_DAYS", 15))
+    FOLLOWUP_MAX_UNCONVERTED = int(os.environ.get("FOLLOWUP_MAX_UNCONVERTED", 5))
+
 
 class DevelopmentConfig(Config):
     SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")

@@ -9,6 +9,7 @@ from flask import current_app
 from rq import get_current_job
 
 from .extensions import db
+from .followups.services import open_first_tasks
 from .models import utcnow
 from .redis import get_queue, get_redis
 from .segments import Thresholds, recompute
@@ -21,8 +22,15 @@ RECOMPUTE_PENDING = "segments-recompute-pending"
 
 
 def recompute_segments() -> int:
+    """Recompute segments, then open the first follow-up of owned customers never followed up.
+
+    Imports run this after they finish: a buyer's first revisit is due after their last paid
+    order, which only the recompute knows.
+    """
     get_redis().delete(RECOMPUTE_PENDING)  # data written from now on needs the next run
     changed = recompute(db.session.connection(), utcnow(), Thresholds.from_config(current_app.config))
+    db.session.commit()
+    open_first_tasks()
     db.session.commit()
     return changed
 

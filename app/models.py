@@ -8,7 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -135,12 +135,22 @@ class Customer(db.Model):
     flag_bad_reviewer: Mapped[bool] = mapped_column(default=False)
     flag_picky: Mapped[bool] = mapped_column(default=False)
 
+    # Follow-up cycles (app.followups): the cycle reached, unconverted cycles in a row, whether
+    # the customer is still followed up, and when they were last contacted.
+    cycle: Mapped[int] = mapped_column(default=0)
+    unconverted_streak: Mapped[int] = mapped_column(default=0)
+    follow_up_state: Mapped[str] = mapped_column(String(10), default="active")  # FollowUpState
+    last_contact_at: Mapped[datetime | None] = mapped_column()
+
     # Lower-cased name, nickname, phone digits, WeChat and tags: what search matches
     # against (app.search keeps it and its indexes current).
     search_text: Mapped[str] = mapped_column(Text, default="")
 
     owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    open_follow_up: Mapped["FollowUp | None"] = relationship(
+        primaryjoin="and_(FollowUp.customer_id == Customer.id, FollowUp.status == 'open')", viewonly=True, uselist=False
+    )
 
     @property
     def tag_list(self) -> list[str]:
@@ -165,6 +175,96 @@ class CustomerGram(db.Model):
     customer_id: Mapped[int] = mapped_column(
         ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class FollowUpState(StrEnum):
+    ACTIVE = "active"  # in the cycles
+    LOST = "lost"  # too many unconverted cycles in a row: out of the queue until brought back
+    STOPPED = "stopped"  # asked not to be contacted
+
+
+class FollowUpStatus(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    CANCELLED = "cancelled"  # the customer was unassigned, or brought back with a new task
+
+
+class Channel(StrEnum):
+    PHONE = "phone"
+    WECHAT = "wechat"
+    WANGWANG = "wangwang"
+    QQ = "qq"
+    SMS = "sms"
+    OTHER = "other"
+
+
+class FollowUp(db.Model):
+    """One follow-up task of a customer's cycle (SPEC §5); app.followups.cycles decides them."""
+
+    __tablename__ = "follow_ups"
+    __table_args__ = (
+        # At most one open follow-up per customer, whatever the code does.
+        Index("uq_follow_ups_open_customer", "customer_id", unique=True,
+              sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
+        # My queue: a person's open tasks by due time.
+        Index("ix_follow_ups_assignee_status_due", "assignee_id", "status", "due_at"),
+        # The audit reads tasks due in a period from this index alone.
+        Index("ix_follow_ups_audit", "due_on", "assignee_id", "status", "days_late", "outcome"),
+        Index("ix_follow_ups_customer_id", "customer_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    assignee_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    cycle: Mapped[int] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(15))  # app.followups.cycles.Kind
+    due_at: Mapped[datetime] = mapped_column()
+    due_on: Mapped[date] = mapped_column()  # due_at's day in the shop's time zone
+    status: Mapped[str] = mapped_column(String(10), default=FollowUpStatus.OPEN)
+    outcome: Mapped[str | None] = mapped_column(String(20))  # app.followups.cycles.Outcome
+    channel: Mapped[str | None] = mapped_column(String(10))
+    note: Mapped[str | None] = mapped_column(Text)
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    completed_at: Mapped[datetime | None] = mapped_column()
+    days_late: Mapped[int | None] = mapped_column()  # shop-calendar days after due_on, once done
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    customer: Mapped[Customer] = relationship()
+    assignee: Mapped[User] = relationship(foreign_keys=[assignee_id])
+    completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
+
+
+class BlacklistReason(StrEnum):
+    OPT_OUT = "opt_out"  # replied with an opt-out keyword
+    BAD_REVIEW = "bad_review"
+    COMPLAINTS = "complaints"  # complaints or returns
+    MANUAL = "manual"
+    INVALID_NUMBER = "invalid_number"
+
+
+class BlacklistEntry(db.Model):
+    """A phone that receives no SMS of any kind (SPEC §6). Removed entries stay as history."""
+
+    __tablename__ = "blacklist"
+    __table_args__ = (
+        # One active entry per phone.
+        Index("uq_blacklist_active_phone", "phone", unique=True,
+              sqlite_where=text("removed_at IS NULL"), postgresql_where=text("removed_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20))  # E.164
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
+    reason: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(40))  # where it came from, e.g. "follow_up:12"
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column()
+    removed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    removal_reason: Mapped[str | None] = mapped_column(Text)
+
+    added_by: Mapped[User | None] = relationship(foreign_keys=[added_by_id])
 
 
 class OrderStatus(StrEnum):

@@ -188,9 +188,12 @@ def test_registration_records_tags_and_audit(client, login_as):
     client.post("/customers/new", data=registration(name="带标签", tags=" 回头客， 定制 ,,大码 "))
     customer = db.session.scalar(select(Customer).where(Customer.name == "带标签"))
     assert customer.tags == "回头客,定制,大码"
-    [entry] = db.session.scalars(select(AuditEntry).where(AuditEntry.customer_id == customer.id))
+    entry, opened = db.session.scalars(select(AuditEntry).where(AuditEntry.customer_id == customer.id)
+                                       .order_by(AuditEntry.id))
     assert (entry.action, entry.actor_id) == ("customer.registered", user.id)
     assert entry.after["name"] == "带标签" and entry.after["owner_id"] == user.id
+    # Registered for herself, the customer is in her queue at once: first contact, cycle 1.
+    assert (opened.action, opened.after["cycle"], opened.after["kind"]) == ("follow_up.opened", 1, "first_contact")
 
 
 # --- editing ----------------------------------------------------------------------------------
@@ -277,8 +280,8 @@ def test_supervisor_reassigns_a_customer(client, login_as, make_user, make_custo
                            data=registration(name="换人", phone="13812345678", owner_id=str(second.id)))
     assert response.status_code == 302
     assert reload(customer).owner_id == second.id
-    [entry] = db.session.scalars(select(AuditEntry).where(AuditEntry.customer_id == customer.id))
-    assert entry.action == "customer.owner_changed"
+    [entry] = db.session.scalars(select(AuditEntry).where(AuditEntry.customer_id == customer.id,
+                                                          AuditEntry.action == "customer.owner_changed"))
     assert (entry.before, entry.after) == ({"owner_id": first.id}, {"owner_id": second.id})
     page = client.get(f"/customers/{customer.id}").text
     assert "Owner changed" in page

@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 from .. import audit
 from ..access import visible_customers
 from ..extensions import db
+from ..followups import services as followups
 from ..models import AuditEntry, Complaint, Customer, Order, Role, User
 from ..search import plan as search_plan, terms_of
 from ..timefmt import shop_time_to_utc
@@ -101,20 +102,19 @@ def register(values: dict, owner_id: int | None, actor: User) -> Customer:
     db.session.add(customer)
     db.session.flush()
     audit.record("customer.registered", customer_id=customer.id, after=audit.changes({}, values | {"owner_id": owner_id})[1])
+    followups.start(customer, actor)
     return customer
 
 
 def edit(customer: Customer, values: dict, owner_id: int | None, actor: User) -> None:
-    if actor.sees_everyone:
-        values = values | {"owner_id": owner_id}
     before = {key: getattr(customer, key) for key in values}
     old, new = audit.changes(before, values)
-    if not new:
-        return
-    for key, value in values.items():
-        setattr(customer, key, value)
-    action = "customer.owner_changed" if set(new) == {"owner_id"} else "customer.edited"
-    audit.record(action, customer_id=customer.id, before=old, after=new)
+    if new:
+        for key, value in values.items():
+            setattr(customer, key, value)
+        audit.record("customer.edited", customer_id=customer.id, before=old, after=new)
+    if actor.sees_everyone:
+        followups.assign(customer, owner_id, actor)  # the open follow-up goes with the customer
 
 
 def record_complaint(customer: Customer, note: str, actor: User) -> Complaint:

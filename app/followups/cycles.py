@@ -70,14 +70,23 @@ class Decision:
     offer_blacklist: bool = False  # "do not contact": offer to blacklist the phone
 
 
-def first_task(now: datetime, last_paid_at: datetime | None, lost: bool, s: CycleSettings) -> Plan:
-    """The task opened when a customer is assigned (or brought back by a supervisor)."""
+def first_task(now: datetime, last_paid_at: datetime | None, lost: bool, s: CycleSettings, last_cycle: int = 0) -> Plan:
+    """The task opened when a customer is assigned, or brought back by a supervisor (`lost`).
+
+    `last_cycle` is the cycle the customer reached before (0 for a customer never followed up):
+    the count goes on rather than starting again.
+    """
     soon = now + timedelta(days=s.first_contact_days)
-    if last_paid_at is None:
-        return Plan(cycle=1, kind=Kind.FIRST_CONTACT, due_at=soon)
+    if lost:
+        kind = Kind.WIN_BACK
+    elif last_paid_at is None and last_cycle == 0:
+        kind = Kind.FIRST_CONTACT
+    else:
+        kind = Kind.REVISIT
+    if last_paid_at is None or lost:
+        return Plan(cycle=last_cycle + 1, kind=kind, due_at=soon)
     revisit = last_paid_at + timedelta(days=s.revisit_days)
-    kind = Kind.WIN_BACK if lost else Kind.REVISIT
-    return Plan(cycle=1, kind=kind, due_at=revisit if revisit > now else soon)
+    return Plan(cycle=last_cycle + 1, kind=kind, due_at=revisit if revisit > now else soon)
 
 
 def after_outcome(outcome: Outcome, cycle: int, unconverted_streak: int, now: datetime, s: CycleSettings) -> Decision:

@@ -1,0 +1,224 @@
+"""Follow-up tasks in the database: opening, moving, completing them (SPEC §5).
+
+The rules themselves are in app.followups.cycles; this module applies its decisions to
+customers and tasks, and writes each change to the audit log. Nothing here commits: the
+caller commits the whole change at once, or rolls it back.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+from flask import current_app
+from sqlalchemy import and_, case, func, insert, select, update
+
+from .. import audit
+from ..extensions import db
+from ..models import AuditEntry, Customer, FollowUp, FollowUpState, FollowUpStatus, User, utcnow
+from ..timefmt import shop_zone
+from . import cycles
+from .cycles import Bucket, CycleSettings, Decision, Outcome, Plan
+
+
+class AlreadyRecorded(Exception):
+    """Someone recorded this task's outcome first (or it was moved or cancelled meanwhile)."""
+
+    def __init__(self, task: FollowUp):
+        super().__init__(task.id)
+        self.task = task
+
+
+def settings() -> CycleSettings:
+    return CycleSettings.from_config(current_app.config)
+
+
+def _due_on(due_at: datetime) -> date:
+    return cycles.shop_date(due_at, shop_zone())
+
+
+def _task_values(plan: Plan) -> dict:
+    return {"cycle": plan.cycle, "kind": str(plan.kind), "due_at": plan.due_at.isoformat(timespec="seconds")}
+
+
+def open_task(customer: Customer, plan: Plan, actor: User | None = None) -> FollowUp:
+    """Open the customer's next task, for their owner."""
+    task = FollowUp(customer_id=customer.id, assignee_id=customer.owner_id, cycle=plan.cycle, kind=plan.kind,
+                    due_at=plan.due_at, due_on=_due_on(plan.due_at), status=FollowUpStatus.OPEN)
+    db.session.add(task)
+    customer.cycle = plan.cycle
+    audit.record("follow_up.opened", customer_id=customer.id, after=_task_values(plan) | {"assignee_id": customer.owner_id},
+                 actor=actor)
+    return task
+
+
+def open_task_of(customer_id: int) -> FollowUp | None:
+    return db.session.scalar(select(FollowUp).where(FollowUp.customer_id == customer_id,
+                                                    FollowUp.status == FollowUpStatus.OPEN))
+
+
+def start(customer: Customer, actor: User | None = None, now: datetime | None = None) -> FollowUp | None:
+    """Open the customer's task if they are owned, followed up, and have none open."""
+    if customer.owner_id is None or customer.follow_up_state != FollowUpState.ACTIVE:
+        return None
+    if open_task_of(customer.id) is not None:
+        return None
+    plan = cycles.first_task(now or utcnow(), customer.last_paid_at, lost=False, s=settings(), last_cycle=customer.cycle)
+    return open_task(customer, plan, actor)
+
+
+def assign(customer: Customer, owner_id: int | None, actor: User | None = None, now: datetime | None = None) -> bool:
+    """Give the customer to `owner_id` (None: to nobody). The open task goes with them.
+
+    Returns False when the customer already belongs to that owner.
+    """
+    if customer.owner_id == owner_id:
+        return False
+    audit.record("customer.owner_changed", customer_id=customer.id, before={"owner_id": customer.owner_id},
+                 after={"owner_id": owner_id}, actor=actor)
+    customer.owner_id = owner_id
+    task = open_task_of(customer.id)
+    if task is not None and owner_id is None:
+        task.status = FollowUpStatus.CANCELLED
+        audit.record("follow_up.cancelled", customer_id=customer.id, after={"cycle": task.cycle}, actor=actor)
+    elif task is not None:
+        task.assignee_id = owner_id
+    else:
+        start(customer, actor, now)
+    return True
+
+
+@dataclass
+class Recorded:
+    task: FollowUp
+    decision: Decision
+    next_task: FollowUp | None
+
+
+def record_outcome(task: FollowUp, outcome: Outcome, channel: str, note: str | None, actor: User,
+                   now: datetime | None = None) -> Recorded:
+    """Complete an open task with its outcome and open the next one, as the cycle rules say.
+
+    The task is closed by a conditional UPDATE (... WHERE status = 'open'): of two people
+    recording at once, one closes it and the other gets AlreadyRecorded, never a second
+    next task (the one-open-task index would refuse it anyway).
+    """
+    now = now or utcnow()
+    late = cycles.days_late(task.due_at, now, shop_zone())
+    closed = db.session.execute(
+        update(FollowUp)
+        .where(FollowUp.id == task.id, FollowUp.status == FollowUpStatus.OPEN)
+        .values(status=FollowUpStatus.DONE, outcome=outcome, channel=channel, note=note or None,
+                completed_by_id=actor.id, completed_at=now, days_late=late)
+        .execution_options(synchronize_session=False)
+    )
+    if closed.rowcount != 1:
+        db.session.refresh(task)  # as the other person left it, to say who and what
+        raise AlreadyRecorded(task)
+    db.session.refresh(task)
+    customer = task.customer
+    decision = cycles.after_outcome(outcome, task.cycle, customer.unconverted_streak, now, settings())
+    audit.record("follow_up.recorded", customer_id=customer.id, actor=actor,
+                 before={"cycle": task.cycle, "kind": task.kind},
+                 after={"outcome": str(outcome), "channel": channel, "note": note or None, "days_late": late})
+    customer.unconverted_streak = decision.unconverted_streak
+    customer.last_contact_at = now
+    if decision.lost:
+        _set_state(customer, FollowUpState.LOST, actor)
+    elif outcome == Outcome.DO_NOT_CONTACT:
+        _set_state(customer, FollowUpState.STOPPED, actor)
+    next_task = None
+    if decision.next_task and customer.owner_id is not None:
+        next_task = open_task(customer, decision.next_task, actor)
+    db.session.flush()
+    return Recorded(task, decision, next_task)
+
+
+def _set_state(customer: Customer, state: FollowUpState, actor: User | None) -> None:
+    audit.record("follow_up.state_changed", customer_id=customer.id, before={"follow_up_state": customer.follow_up_state},
+                 after={"follow_up_state": str(state)}, actor=actor)
+    customer.follow_up_state = state
+
+
+def bring_back(customer: Customer, actor: User, now: datetime | None = None) -> FollowUp | None:
+    """A supervisor brings a lost (or stopped) customer back into the cycles with a win-back task."""
+    if customer.follow_up_state == FollowUpState.ACTIVE:
+        return None
+    _set_state(customer, FollowUpState.ACTIVE, actor)
+    customer.unconverted_streak = 0
+    if customer.owner_id is None:
+        return None  # a task opens when someone is assigned
+    plan = cycles.first_task(now or utcnow(), customer.last_paid_at, lost=True, s=settings(), last_cycle=customer.cycle)
+    return open_task(customer, plan, actor)
+
+
+def open_first_tasks(now: datetime | None = None, batch: int = 5000) -> int:
+    """Open the first task of every owned customer never followed up (imported ones, say).
+
+    Set-based, for tens of thousands of customers at once; run after the segments are
+    recomputed, since a buyer's first revisit depends on their last paid order.
+    """
+    now = now or utcnow()
+    s, zone = settings(), shop_zone()
+    has_task = select(FollowUp.id).where(FollowUp.customer_id == Customer.id).exists()
+    query = (select(Customer.id, Customer.owner_id, Customer.last_paid_at)
+             .where(Customer.owner_id.is_not(None), Customer.cycle == 0,
+                    Customer.follow_up_state == FollowUpState.ACTIVE, ~has_task)
+             .order_by(Customer.id))
+    rows = db.session.execute(query).all()
+    for start_at in range(0, len(rows), batch):
+        chunk = rows[start_at:start_at + batch]
+        tasks, entries = [], []
+        for customer_id, owner_id, last_paid_at in chunk:
+            plan = cycles.first_task(now, last_paid_at, lost=False, s=s)
+            tasks.append({"customer_id": customer_id, "assignee_id": owner_id, "cycle": plan.cycle, "kind": str(plan.kind),
+                          "due_at": plan.due_at, "due_on": cycles.shop_date(plan.due_at, zone),
+                          "status": FollowUpStatus.OPEN, "created_at": now})
+            entries.append({"at": now, "action": "follow_up.opened", "customer_id": customer_id,
+                            "after": _task_values(plan) | {"assignee_id": owner_id}})
+        ids = [row[0] for row in chunk]
+        db.session.execute(insert(FollowUp), tasks)
+        db.session.execute(update(Customer).where(Customer.id.in_(ids)).values(cycle=1)
+                           .execution_options(synchronize_session=False))
+        db.session.execute(insert(AuditEntry), entries)
+    return len(rows)
+
+
+# --- the queue -------------------------------------------------------------------------------
+
+def day_starts(now: datetime) -> dict[Bucket, datetime]:
+    """The UTC moments where each queue section ends: overdue before today's start, and so on."""
+    zone = shop_zone()
+    today = cycles.shop_date(now, zone)
+
+    def start_of(day: date) -> datetime:
+        local = datetime(day.year, day.month, day.day, tzinfo=zone)
+        return local.astimezone(timezone.utc).replace(tzinfo=None)
+
+    return {Bucket.OVERDUE: start_of(today), Bucket.TODAY: start_of(today + timedelta(days=1)),
+            Bucket.THIS_WEEK: start_of(today + timedelta(days=7))}
+
+
+def queue_counts(assignee_id: int, now: datetime) -> dict[Bucket, int]:
+    """How many open tasks of the person are overdue, due today, due later this week."""
+    ends = day_starts(now)
+    due = FollowUp.due_at
+    row = db.session.execute(
+        select(func.count(case((due < ends[Bucket.OVERDUE], 1))),
+               func.count(case((and_(due >= ends[Bucket.OVERDUE], due < ends[Bucket.TODAY]), 1))),
+               func.count(case((due >= ends[Bucket.TODAY], 1))))
+        .where(FollowUp.assignee_id == assignee_id, FollowUp.status == FollowUpStatus.OPEN,
+               FollowUp.due_at < ends[Bucket.THIS_WEEK])
+    ).one()
+    return dict(zip((Bucket.OVERDUE, Bucket.TODAY, Bucket.THIS_WEEK), row))
+
+
+def queue_section(assignee_id: int, section: Bucket, now: datetime):
+    """The open tasks of one queue section, oldest due first (a query to page through)."""
+    ends = day_starts(now)
+    bounds = {Bucket.OVERDUE: (None, ends[Bucket.OVERDUE]),
+              Bucket.TODAY: (ends[Bucket.OVERDUE], ends[Bucket.TODAY]),
+              Bucket.THIS_WEEK: (ends[Bucket.TODAY], ends[Bucket.THIS_WEEK])}[section]
+    query = select(FollowUp).where(FollowUp.assignee_id == assignee_id, FollowUp.status == FollowUpStatus.OPEN,
+                                   FollowUp.due_at < bounds[1])
+    if bounds[0] is not None:
+        query = query.where(FollowUp.due_at >= bounds[0])
+    return query.order_by(FollowUp.due_at, FollowUp.id)
