@@ -62,12 +62,15 @@ def select_locale() -> str | None:
 
 def register_blueprints(app: Flask) -> None:
     from .accounts import bp as accounts
+    from .assignment import bp as assignment
     from .customers import bp as customers
+    from .followup_audit import bp as followup_audit
+    from .followups import bp as followups
     from .imports import bp as imports
     from .main import bp as main
     from .reports import bp as reports
 
-    for blueprint in (main, accounts, customers, imports, reports):
+    for blueprint in (main, accounts, customers, followups, assignment, followup_audit, imports, reports):
         app.register_blueprint(blueprint)
 
 

@@ -2,7 +2,8 @@
 
 from flask_babel import lazy_gettext as _l
 
-from .models import Activity, ImportState, Layer, OrderStatus, Review, Role, Source, Tier
+from .followups.cycles import Kind, Outcome
+from .models import Activity, BlacklistReason, Channel, FollowUpState, FollowUpStatus, ImportState, Layer, OrderStatus, Review, Role, Source, Tier
 
 ROLE_LABELS = {Role.SALES: _l("Sales"), Role.SUPERVISOR: _l("Supervisor"), Role.ADMIN: _l("Admin")}
 PLATFORM_LABELS = {"taobao": _l("Taobao"), "tmall": _l("Tmall"), "1688": "1688", "jd": _l("JD"),
@@ -22,3 +23,16 @@ GENDER_LABELS = {"female": _l("Female"), "male": _l("Male")}
 IMPORT_STATE_LABELS = {ImportState.MAPPING: _l("Waiting for mapping"), ImportState.QUEUED: _l("Queued"),
                        ImportState.RUNNING: _l("Running"), ImportState.DONE: _l("Done"),
                        ImportState.FAILED: _l("Failed")}
+OUTCOME_LABELS = {Outcome.ORDERED: _l("Ordered"), Outcome.INTERESTED: _l("Interested"),
+                  Outcome.NO_ANSWER: _l("No answer"), Outcome.NOT_INTERESTED: _l("Not interested"),
+                  Outcome.DO_NOT_CONTACT: _l("Do not contact")}
+CHANNEL_LABELS = {Channel.PHONE: _l("Phone"), Channel.WECHAT: _l("WeChat"), Channel.WANGWANG: _l("Wangwang"),
+                  Channel.QQ: "QQ", Channel.SMS: _l("SMS"), Channel.OTHER: _l("Other")}
+KIND_LABELS = {Kind.FIRST_CONTACT: _l("First contact"), Kind.REVISIT: _l("Revisit"), Kind.WIN_BACK: _l("Win-back")}
+FOLLOW_UP_STATE_LABELS = {FollowUpState.ACTIVE: _l("Followed up"), FollowUpState.LOST: _l("Lost (no conversion)"),
+                          FollowUpState.STOPPED: _l("Do not contact")}
+FOLLOW_UP_STATUS_LABELS = {FollowUpStatus.OPEN: _l("Open"), FollowUpStatus.DONE: _l("Done"),
+                           FollowUpStatus.CANCELLED: _l("Cancelled")}
+BLACKLIST_REASON_LABELS = {BlacklistReason.OPT_OUT: _l("Opt-out reply"), BlacklistReason.BAD_REVIEW: _l("Bad review"),
+                           BlacklistReason.COMPLAINTS: _l("Complaints / returns"), BlacklistReason.MANUAL: _l("Manual"),
+                           BlacklistReason.INVALID_NUMBER: _l("Invalid number")}

@@ -1,0 +1,5 @@
+"""The follow-up audit (核查, supervisors): who follows up on schedule, and on which customers."""
+
+from flask import Blueprint
+
+bp = Blueprint("followup_audit", __name__, url_prefix="/audit")
