@@ -108,3 +108,14 @@ def test_days_late_counts_shop_calendar_days():
     assert days_late(due, datetime(2026, 11, 23, 15, 50), SHANGHAI) == 0  # 23:50 the same evening
     assert days_late(due, datetime(2026, 11, 23, 16, 10), SHANGHAI) == 1  # 00:10 the next day
     assert days_late(due, datetime(2026, 11, 20, 1, 0), SHANGHAI) == 0  # early is on time
+
+
+def test_a_customer_assigned_again_goes_on_from_the_cycle_reached():
+    # Unassigned after three cycles, then given to someone else: cycle 4, a revisit, not a first contact.
+    plan = first_task(NOW, last_paid_at=None, lost=False, s=S, last_cycle=3)
+    assert (plan.cycle, plan.kind, plan.due_at) == (4, Kind.REVISIT, NOW + timedelta(days=7))
+
+
+def test_a_lost_prospect_brought_back_gets_a_win_back_task_within_seven_days():
+    plan = first_task(NOW, last_paid_at=None, lost=True, s=S, last_cycle=5)
+    assert (plan.cycle, plan.kind, plan.due_at) == (6, Kind.WIN_BACK, NOW + timedelta(days=7))
