@@ -2,13 +2,23 @@
 
 from flask import Flask, abort, has_request_context, render_template, request
 from flask_login import current_user
+from werkzeug.routing import IntegerConverter
 
 from .config import load_config
 from .extensions import babel, csrf, db, htmx_ext, login_manager, migrate
 
 
+class RowId(IntegerConverter):
+    """`<int:…>` in URLs: ids the database can hold (a tampered 99999999999 is a 404, not a 500)."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def create_app(config_name: str | None = None, **overrides) -> Flask:
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
+    app.url_map.converters["int"] = RowId
     app.config.from_object(load_config(config_name))
     app.config.update(overrides)
     if not app.config["SECRET_KEY"]:  # checked after the overrides, which may provide it

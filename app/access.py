@@ -49,9 +49,12 @@ def customer_or_404(customer_id: int, user: User | None = None) -> Customer:
 
 # (endpoint, label, roles allowed); the navigation shows each role only what it may open.
 _NAV = [
+    ("followups.queue", _l("My queue"), tuple(Role)),
     ("customers.index", _l("Customers"), tuple(Role)),
     ("customers.new", _l("Register"), tuple(Role)),
+    ("assignment.index", _l("Assignment"), (Role.SUPERVISOR, Role.ADMIN)),
     ("imports.index", _l("Import"), (Role.SUPERVISOR, Role.ADMIN)),
+    ("followup_audit.index", _l("Audit"), (Role.SUPERVISOR, Role.ADMIN)),
     ("reports.overview", _l("Overview"), (Role.SUPERVISOR, Role.ADMIN)),
     ("accounts.users", _l("Users"), (Role.ADMIN,)),
 ]

@@ -2,8 +2,8 @@
 
 from flask_babel import lazy_gettext as _l
 
-from .followups.cycles import Kind, Outcome
-from .models import Activity, BlacklistReason, Channel, FollowUpState, FollowUpStatus, ImportState, Layer, OrderStatus, Review, Role, Source, Tier
+from .models import (Activity, BlacklistReason, Channel, FollowUpState, FollowUpStatus, ImportState, Kind, Layer,
+                     OrderStatus, Outcome, Review, Role, Source, Tier)
 
 ROLE_LABELS = {Role.SALES: _l("Sales"), Role.SUPERVISOR: _l("Supervisor"), Role.ADMIN: _l("Admin")}
 PLATFORM_LABELS = {"taobao": _l("Taobao"), "tmall": _l("Tmall"), "1688": "1688", "jd": _l("JD"),

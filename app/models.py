@@ -183,6 +183,20 @@ class FollowUpState(StrEnum):
     STOPPED = "stopped"  # asked not to be contacted
 
 
+class Kind(StrEnum):
+    FIRST_CONTACT = "first_contact"
+    REVISIT = "revisit"
+    WIN_BACK = "win_back"
+
+
+class Outcome(StrEnum):
+    ORDERED = "ordered"
+    INTERESTED = "interested"
+    NO_ANSWER = "no_answer"
+    NOT_INTERESTED = "not_interested"
+    DO_NOT_CONTACT = "do_not_contact"
+
+
 class FollowUpStatus(StrEnum):
     OPEN = "open"
     DONE = "done"
@@ -217,11 +231,11 @@ class FollowUp(db.Model):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     assignee_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     cycle: Mapped[int] = mapped_column()
-    kind: Mapped[str] = mapped_column(String(15))  # app.followups.cycles.Kind
+    kind: Mapped[str] = mapped_column(String(15))  # Kind
     due_at: Mapped[datetime] = mapped_column()
     due_on: Mapped[date] = mapped_column()  # due_at's day in the shop's time zone
     status: Mapped[str] = mapped_column(String(10), default=FollowUpStatus.OPEN)
-    outcome: Mapped[str | None] = mapped_column(String(20))  # app.followups.cycles.Outcome
+    outcome: Mapped[str | None] = mapped_column(String(20))  # Outcome
     channel: Mapped[str | None] = mapped_column(String(10))
     note: Mapped[str | None] = mapped_column(Text)
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

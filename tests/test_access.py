@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from app import create_app
 from app.extensions import db
+from app.followups import services as followups
 from app.models import AuditEntry, Complaint, Customer, Role, User
 
 ANONYMOUS = "anonymous"
@@ -40,6 +41,11 @@ EXPECTED = {
     ("accounts.users", "POST"): _statuses(302, 403, 403, 422),
     ("accounts.set_active", "POST"): _statuses(302, 403, 403, 302),
     ("accounts.reset_password", "POST"): _statuses(302, 403, 403, 302),
+    ("accounts.handover", "GET"): _statuses(302, 403, 403, 200),
+    ("accounts.handover", "POST"): _statuses(302, 403, 403, 422),
+    ("assignment.index", "GET"): _statuses(302, 403, 200, 200),
+    ("assignment.assign", "POST"): _statuses(302, 403, 422, 422),
+    ("assignment.auto_assign", "POST"): _statuses(302, 403, 200, 200),
     ("customers.index", "GET"): everyone_signed_in(200),
     ("customers.export", "GET"): everyone_signed_in(200),
     ("customers.check", "GET"): everyone_signed_in(200),
@@ -49,7 +55,17 @@ EXPECTED = {
     ("customers.edit", "GET"): everyone_signed_in(200),
     ("customers.edit", "POST"): everyone_signed_in(422),
     ("customers.complaint", "POST"): everyone_signed_in(422),
+    ("followups.queue", "GET"): everyone_signed_in(200),
+    ("followups.counters", "GET"): everyone_signed_in(200),
+    ("followups.record", "POST"): everyone_signed_in(422),
+    # The blacklist offer exists only after a "do not contact" outcome; the task here is open.
+    ("followups.blacklist", "POST"): everyone_signed_in(404),
+    ("followups.bring_back", "POST"): _statuses(302, 403, 302, 302),
     ("reports.overview", "GET"): _statuses(302, 403, 200, 200),
+    ("followup_audit.index", "GET"): _statuses(302, 403, 200, 200),
+    ("followup_audit.tasks", "GET"): _statuses(302, 403, 200, 200),
+    ("followup_audit.customers", "GET"): _statuses(302, 403, 200, 200),
+    ("followup_audit.export", "GET"): _statuses(302, 403, 200, 200),
 }
 PUBLIC = {("main.ping", "GET"), ("accounts.login", "GET"), ("accounts.login", "POST")}
 # Being built: whatever else they do, they are for supervisors and admins only.
@@ -100,6 +116,13 @@ def _values(arguments, user, world, make_customer):
             values[name] = own.id
         elif name == "user_id":
             values[name] = world["other"].id
+        elif name == "task_id":
+            # A sales user's own task; for the others, a task of another person (they may act on any).
+            own = isinstance(user, User) and user.role == Role.SALES
+            customer = make_customer(owner=user if own else world["other"], name="有任务的客户")
+            task = followups.start(customer)
+            db.session.commit()
+            values[name] = task.id
         else:
             values[name] = 1
     return values
@@ -175,6 +198,13 @@ def test_sales_cannot_read_or_change_a_customer_not_theirs(client, login_as, wor
     assert "This page does not exist, or it is not yours to see." in response.text
     assert world[whose].name not in response.text
     assert _customer_state(customer_id) == before
+
+
+@pytest.mark.parametrize("role", [Role.SALES, Role.SUPERVISOR])
+def test_an_id_too_big_for_the_database_is_not_found(client, login_as, role):
+    login_as(role)
+    assert client.get("/customers/99999999999").status_code == 404
+    assert client.get("/customers/2147483648/edit").status_code == 404
 
 
 def test_a_missing_customer_looks_the_same_as_someone_elses(client, login_as, world):

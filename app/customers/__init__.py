@@ -4,6 +4,7 @@ from flask import Blueprint, Response, current_app, flash, redirect, request, st
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from .. import blacklist
 from ..access import customer_or_404
 from ..accounts.services import sales_users
 from ..extensions import db
@@ -11,14 +12,17 @@ from ..htmx import render
 from ..pagination import page_of
 from ..models import Customer
 from . import services
-from ..labels import (ACTIVITY_LABELS, LAYER_LABELS, ORDER_STATUS_LABELS, PLATFORM_LABELS, REVIEW_LABELS,
-                      SOURCE_LABELS, TIER_LABELS)
+from ..labels import (ACTIVITY_LABELS, BLACKLIST_REASON_LABELS, CHANNEL_LABELS, FOLLOW_UP_STATE_LABELS, KIND_LABELS,
+                      LAYER_LABELS, ORDER_STATUS_LABELS, OUTCOME_LABELS, PLATFORM_LABELS, REVIEW_LABELS, SOURCE_LABELS,
+                      TIER_LABELS)
 from .forms import SORT_LABELS, ComplaintForm, CustomerFilterForm, CustomerForm, field_labels
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 
 LABELS = {"layers": LAYER_LABELS, "tiers": TIER_LABELS, "activities": ACTIVITY_LABELS, "sources": SOURCE_LABELS,
-          "platforms": PLATFORM_LABELS, "sorts": SORT_LABELS, "statuses": ORDER_STATUS_LABELS, "reviews": REVIEW_LABELS}
+          "platforms": PLATFORM_LABELS, "sorts": SORT_LABELS, "statuses": ORDER_STATUS_LABELS, "reviews": REVIEW_LABELS,
+          "outcomes": OUTCOME_LABELS, "channels": CHANNEL_LABELS, "kinds": KIND_LABELS,
+          "follow_up_states": FOLLOW_UP_STATE_LABELS, "blacklist_reasons": BLACKLIST_REASON_LABELS}
 
 
 def _owner_choices(blank: str, include_unowned: bool) -> list:
@@ -129,9 +133,11 @@ def edit(customer_id: int):
 @bp.get("/<int:customer_id>")
 @login_required
 def show(customer_id: int):
+    """The customer's page; for htmx, only its timeline (opened inline under a card of the queue)."""
     customer = customer_or_404(customer_id)
-    return render("customers/show.html", customer=customer, events=services.timeline(customer),
-                  complaint_form=ComplaintForm(), field_labels=field_labels(), user_names=services.user_names(), **LABELS)
+    return render("customers/show.html", "timeline", customer=customer, events=services.timeline(customer),
+                  complaint_form=ComplaintForm(), field_labels=field_labels(), user_names=services.user_names(),
+                  blacklisted=blacklist.active_entry(customer.phone), **LABELS)
 
 
 @bp.post("/<int:customer_id>/complaints")

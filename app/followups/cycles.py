@@ -9,20 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-
-class Kind(StrEnum):
-    FIRST_CONTACT = "first_contact"
-    REVISIT = "revisit"
-    WIN_BACK = "win_back"
-
-
-class Outcome(StrEnum):
-    ORDERED = "ordered"
-    INTERESTED = "interested"
-    NO_ANSWER = "no_answer"
-    NOT_INTERESTED = "not_interested"
-    DO_NOT_CONTACT = "do_not_contact"
-
+from ..models import Kind, Outcome  # stored values, defined with the tables
 
 CONVERTED = {Outcome.ORDERED}
 

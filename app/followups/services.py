@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 from flask import current_app
-from sqlalchemy import and_, case, func, insert, select, update
+from sqlalchemy import Row, Select, and_, case, func, insert, or_, select, tuple_, update
+from sqlalchemy.orm import joinedload
 
-from .. import audit
+from .. import audit, blacklist
 from ..extensions import db
-from ..models import AuditEntry, Customer, FollowUp, FollowUpState, FollowUpStatus, User, utcnow
+from ..models import (AuditEntry, BlacklistEntry, BlacklistReason, Customer, FollowUp, FollowUpState, FollowUpStatus,
+                      Order, PAID_STATUSES, Role, User, utcnow)
 from ..timefmt import shop_zone
 from . import cycles
 from .cycles import Bucket, CycleSettings, Decision, Outcome, Plan
@@ -35,8 +37,10 @@ def _due_on(due_at: datetime) -> date:
     return cycles.shop_date(due_at, shop_zone())
 
 
-def _task_values(plan: Plan) -> dict:
-    return {"cycle": plan.cycle, "kind": str(plan.kind), "due_at": plan.due_at.isoformat(timespec="seconds")}
+def task_values(plan: Plan) -> dict:
+    # due_on: the day the timeline shows, in the shop's calendar.
+    return {"cycle": plan.cycle, "kind": str(plan.kind), "due_at": plan.due_at.isoformat(timespec="seconds"),
+            "due_on": _due_on(plan.due_at).isoformat()}
 
 
 def open_task(customer: Customer, plan: Plan, actor: User | None = None) -> FollowUp:
@@ -45,7 +49,7 @@ def open_task(customer: Customer, plan: Plan, actor: User | None = None) -> Foll
                     due_at=plan.due_at, due_on=_due_on(plan.due_at), status=FollowUpStatus.OPEN)
     db.session.add(task)
     customer.cycle = plan.cycle
-    audit.record("follow_up.opened", customer_id=customer.id, after=_task_values(plan) | {"assignee_id": customer.owner_id},
+    audit.record("follow_up.opened", customer_id=customer.id, after=task_values(plan) | {"assignee_id": customer.owner_id},
                  actor=actor)
     return task
 
@@ -173,7 +177,7 @@ def open_first_tasks(now: datetime | None = None, batch: int = 5000) -> int:
                           "due_at": plan.due_at, "due_on": cycles.shop_date(plan.due_at, zone),
                           "status": FollowUpStatus.OPEN, "created_at": now})
             entries.append({"at": now, "action": "follow_up.opened", "customer_id": customer_id,
-                            "after": _task_values(plan) | {"assignee_id": owner_id}})
+                            "after": task_values(plan) | {"assignee_id": owner_id}})
         ids = [row[0] for row in chunk]
         db.session.execute(insert(FollowUp), tasks)
         db.session.execute(update(Customer).where(Customer.id.in_(ids)).values(cycle=1)
@@ -222,3 +226,98 @@ def queue_section(assignee_id: int, section: Bucket, now: datetime):
     if bounds[0] is not None:
         query = query.where(FollowUp.due_at >= bounds[0])
     return query.order_by(FollowUp.due_at, FollowUp.id)
+
+
+def queue_people() -> list[User]:
+    """Whose queue a supervisor may open: the active sales staff, and anyone else with open tasks."""
+    has_open = select(FollowUp.id).where(FollowUp.assignee_id == User.id, FollowUp.status == FollowUpStatus.OPEN)
+    return list(db.session.scalars(select(User).where(or_(and_(User.role == Role.SALES, User.active), has_open.exists()))
+                                   .order_by(User.display_name)))
+
+
+def visible_tasks(user: User) -> Select:
+    """The tasks `user` may see and act on: their own, or everyone's for supervisors and admins."""
+    query = select(FollowUp)
+    if not user.sees_everyone:
+        query = query.where(FollowUp.assignee_id == user.id)
+    return query
+
+
+@dataclass
+class Card:
+    """One task of the queue with what the sales person needs at hand to make the call."""
+
+    task: FollowUp
+    last: Row | None  # the customer's last completed task: outcome, channel, note, completed_at, completed_by (a name)
+    orders: list[Row]  # the customer's last three orders, newest first: created_at, amount, status, paid_at
+    days_overdue: int
+    new_order: bool  # a paid order came after the last contact
+
+
+def queue_cards(assignee_id: int, section: Bucket, now: datetime, after_id: int | None = None,
+                size: int = 20) -> tuple[list[Card], bool]:
+    """The next `size` cards of a queue section after the task `after_id`, and whether more follow.
+
+    Paged by position (due time, id) rather than by page number: recorded cards leave the
+    section, which would shift a numbered page past cards not yet seen.
+    """
+    query = queue_section(assignee_id, section, now).options(joinedload(FollowUp.customer))
+    if after_id is not None:
+        after_due = db.session.scalar(select(FollowUp.due_at).where(FollowUp.id == after_id))
+        if after_due is not None:
+            query = query.where(tuple_(FollowUp.due_at, FollowUp.id) > tuple_(after_due, after_id))
+    tasks = list(db.session.scalars(query.limit(size + 1)))
+    return cards_of(tasks[:size], now), len(tasks) > size
+
+
+def cards_of(tasks: list[FollowUp], now: datetime) -> list[Card]:
+    """Cards for `tasks` (their customers loaded), in two queries whatever their number.
+
+    The last contacts and orders are read as plain rows: a page has sixty cards, and
+    building a model object for each of their rows cost more than the queries.
+    """
+    customer_ids = {task.customer_id for task in tasks}
+    last_done, orders = {}, {}
+    if customer_ids:
+        ranked = _ranked(FollowUp, customer_ids, (FollowUp.completed_at.desc(), FollowUp.id.desc()),
+                         FollowUp.status == FollowUpStatus.DONE)
+        rows = db.session.execute(
+            select(FollowUp.customer_id, FollowUp.outcome, FollowUp.channel, FollowUp.note, FollowUp.completed_at,
+                   User.display_name.label("completed_by"))
+            .join(ranked, FollowUp.id == ranked.c.id).outerjoin(User, User.id == FollowUp.completed_by_id)
+            .where(ranked.c.rank == 1))
+        last_done = {row.customer_id: row for row in rows}
+        ranked = _ranked(Order, customer_ids, (Order.created_at.desc(), Order.id.desc()))
+        rows = db.session.execute(
+            select(Order.customer_id, Order.created_at, Order.amount, Order.status, Order.paid_at)
+            .join(ranked, Order.id == ranked.c.id).where(ranked.c.rank <= 3).order_by(Order.customer_id, ranked.c.rank))
+        for row in rows:
+            orders.setdefault(row.customer_id, []).append(row)
+    zone = shop_zone()
+    cards = []
+    for task in tasks:
+        customer = task.customer
+        recent = orders.get(task.customer_id, [])
+        # The recent orders may be newer than the figures the nightly recompute keeps.
+        paid = [o.paid_at for o in recent if o.paid_at is not None and o.status in PAID_STATUSES]
+        if customer.last_paid_at:
+            paid.append(customer.last_paid_at)
+        new_order = bool(paid) and customer.last_contact_at is not None and max(paid) > customer.last_contact_at
+        cards.append(Card(task=task, last=last_done.get(task.customer_id), orders=recent,
+                          days_overdue=cycles.days_late(task.due_at, now, zone), new_order=new_order))
+    return cards
+
+
+def _ranked(model, customer_ids: set[int], order_by: tuple, *conditions):
+    """Each customer's rows of `model` numbered newest first (id, rank): ROW_NUMBER, one query for all."""
+    rank = func.row_number().over(partition_by=model.customer_id, order_by=order_by).label("rank")
+    return select(model.id, rank).where(model.customer_id.in_(customer_ids), *conditions).subquery()
+
+
+def blacklist_phone(task: FollowUp, actor: User) -> BlacklistEntry | None:
+    """The customer of a do-not-contact task asked not to be contacted: blacklist their phone."""
+    phone = task.customer.phone
+    if not phone:
+        return None
+    return blacklist.add(phone, BlacklistReason.MANUAL, source=f"follow_up:{task.id}", actor=actor,
+                         customer_id=task.customer_id, note="Asked not to be contacted")

@@ -12,7 +12,8 @@ bp = Blueprint("main", __name__)
 @bp.get("/")
 @login_required
 def home():
-    return redirect(url_for("customers.index"))
+    # Sales start the day with their queue; the others with the registry.
+    return redirect(url_for("customers.index" if current_user.sees_everyone else "followups.queue"))
 
 
 @bp.post("/language")

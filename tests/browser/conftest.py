@@ -66,13 +66,16 @@ def worker(app):
 
 @pytest.fixture
 def sign_in(page, live_server, csrf_on):
-    def sign_in_as(user):
+    def sign_in_as(user, then: str | None = None):
         from tests.conftest import PASSWORD
 
         page.goto(f"{live_server}/login")
         page.fill("#username", user.username)
         page.fill("#password", PASSWORD)
         page.click("button[type=submit]")
-        page.wait_for_url(f"{live_server}/customers/")
+        # Sales land on their queue, the others on the customer list.
+        page.wait_for_url(lambda url: "/login" not in url)
+        if then:
+            page.goto(f"{live_server}{then}")
 
     return sign_in_as

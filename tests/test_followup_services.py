@@ -1,0 +1,313 @@
+"""Follow-up tasks in the database (SPEC §5): opening, completing, moving them, and the queue's reads."""
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import IntegrityError
+
+from app.customers import services as customers
+from app.extensions import db
+from app.followups import services
+from app.followups.cycles import Bucket, Kind, Outcome
+from app.models import AuditEntry, Customer, FollowUp, FollowUpState, FollowUpStatus, OrderStatus, Role, User, utcnow
+
+NOW = datetime(2026, 11, 23, 2, 0)  # 10:00 in Shanghai
+
+
+def open_tasks(customer_id: int) -> list[FollowUp]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(FollowUp).where(FollowUp.customer_id == customer_id,
+                                                          FollowUp.status == FollowUpStatus.OPEN)))
+
+
+def reload(customer: Customer) -> Customer:
+    db.session.expire_all()
+    return db.session.get(Customer, customer.id)
+
+
+@pytest.fixture
+def sales(make_user):
+    return make_user(Role.SALES)
+
+
+@pytest.fixture
+def followed(sales, make_customer):
+    """A customer of `sales` with their first task open (cycle 1, due a week after NOW)."""
+
+    def make(**values) -> tuple[Customer, FollowUp]:
+        customer = make_customer(owner=sales, **values)
+        task = services.start(customer, now=NOW)
+        db.session.commit()
+        return customer, task
+
+    return make
+
+
+def record(task: FollowUp, outcome: Outcome, actor: User, now: datetime = NOW, channel: str = "phone"):
+    recorded = services.record_outcome(task, outcome, channel, "打过电话", actor, now=now)
+    db.session.commit()
+    return recorded
+
+
+def test_registering_a_customer_for_a_sales_person_opens_a_first_contact_within_seven_days(sales):
+    customer = customers.register({"name": "新询盘", "source": "inquiry"}, None, sales)
+    db.session.commit()
+    [task] = open_tasks(customer.id)
+    assert (task.assignee_id, task.cycle, task.kind) == (sales.id, 1, Kind.FIRST_CONTACT)
+    assert abs(task.due_at - (utcnow() + timedelta(days=7))) < timedelta(minutes=1)
+    assert reload(customer).cycle == 1
+
+
+def test_ordered_opens_a_revisit_in_thirty_days_and_resets_the_streak(sales, followed):
+    customer, task = followed(unconverted_streak=3)
+    recorded = record(task, Outcome.ORDERED, sales)
+    [next_task] = open_tasks(customer.id)
+    assert next_task.id == recorded.next_task.id
+    assert (next_task.cycle, next_task.kind, next_task.due_at) == (2, Kind.REVISIT, NOW + timedelta(days=30))
+    customer = reload(customer)
+    assert (customer.unconverted_streak, customer.cycle, customer.last_contact_at) == (0, 2, NOW)
+    done = db.session.get(FollowUp, task.id)
+    assert (done.status, done.outcome, done.channel, done.note, done.completed_by_id, done.days_late) == \
+        ("done", "ordered", "phone", "打过电话", sales.id, 0)
+
+
+@pytest.mark.parametrize("outcome", [Outcome.INTERESTED, Outcome.NO_ANSWER, Outcome.NOT_INTERESTED])
+def test_an_unconverted_contact_opens_the_next_cycle_in_fifteen_days(sales, followed, outcome):
+    customer, task = followed()
+    record(task, outcome, sales)
+    [next_task] = open_tasks(customer.id)
+    assert (next_task.cycle, next_task.kind, next_task.due_at) == (2, Kind.REVISIT, NOW + timedelta(days=15))
+    assert reload(customer).unconverted_streak == 1
+
+
+def test_do_not_contact_ends_the_cycles(sales, followed):
+    customer, task = followed()
+    recorded = record(task, Outcome.DO_NOT_CONTACT, sales)
+    assert recorded.decision.offer_blacklist and recorded.next_task is None
+    assert open_tasks(customer.id) == []
+    assert reload(customer).follow_up_state == FollowUpState.STOPPED
+    states = db.session.scalars(select(AuditEntry.after).where(AuditEntry.action == "follow_up.state_changed"))
+    assert list(states) == [{"follow_up_state": "stopped"}]
+
+
+def test_the_fifth_unconverted_cycle_in_a_row_makes_the_customer_lost(sales, followed):
+    customer, task = followed()
+    now = NOW
+    for cycle in range(1, 5):
+        now += timedelta(days=8)
+        record(task, Outcome.NO_ANSWER, sales, now=now)
+        [task] = open_tasks(customer.id)
+        assert task.cycle == cycle + 1
+    now += timedelta(days=16)
+    recorded = record(task, Outcome.NOT_INTERESTED, sales, now=now)
+    assert recorded.decision.lost and recorded.next_task is None
+    assert open_tasks(customer.id) == []
+    customer = reload(customer)
+    assert (customer.follow_up_state, customer.unconverted_streak, customer.cycle) == (FollowUpState.LOST, 5, 5)
+    # Out of the queue: nothing overdue, today or this week, at any time.
+    assert set(services.queue_counts(sales.id, now + timedelta(days=20)).values()) == {0}
+
+
+def test_the_durations_are_settings(app, monkeypatch, sales, followed):
+    monkeypatch.setitem(app.config, "FOLLOWUP_RETRY_DAYS", 10)
+    monkeypatch.setitem(app.config, "FOLLOWUP_FIRST_CONTACT_DAYS", 3)
+    customer, task = followed()
+    assert task.due_at == NOW + timedelta(days=3)
+    record(task, Outcome.INTERESTED, sales)
+    [next_task] = open_tasks(customer.id)
+    assert next_task.due_at == NOW + timedelta(days=10)
+
+
+def test_reassigning_moves_the_open_task_and_unassigning_cancels_it(make_user, followed):
+    boss = make_user(Role.SUPERVISOR)
+    other = make_user(Role.SALES)
+    customer, task = followed()
+    services.assign(customer, other.id, boss)
+    db.session.commit()
+    [moved] = open_tasks(customer.id)
+    assert (moved.id, moved.assignee_id, moved.cycle) == (task.id, other.id, 1)
+
+    services.assign(reload(customer), None, boss)
+    db.session.commit()
+    assert open_tasks(customer.id) == []
+    assert db.session.get(FollowUp, task.id).status == FollowUpStatus.CANCELLED
+    actions = db.session.scalars(select(AuditEntry.action).where(AuditEntry.customer_id == customer.id)
+                                 .order_by(AuditEntry.id))
+    assert list(actions) == ["follow_up.opened", "customer.owner_changed", "customer.owner_changed",
+                             "follow_up.cancelled"]
+
+
+def test_bringing_back_a_lost_customer_opens_a_win_back_task(make_user, followed):
+    boss = make_user(Role.SUPERVISOR)
+    customer, task = followed()
+    customer.follow_up_state = FollowUpState.LOST
+    customer.unconverted_streak = 5
+    task.status = FollowUpStatus.CANCELLED
+    db.session.commit()
+    back = services.bring_back(customer, boss, now=NOW)
+    db.session.commit()
+    [task] = open_tasks(customer.id)
+    assert (task.id, task.kind, task.cycle, task.due_at) == (back.id, Kind.WIN_BACK, 2, NOW + timedelta(days=7))
+    customer = reload(customer)
+    assert (customer.follow_up_state, customer.unconverted_streak) == (FollowUpState.ACTIVE, 0)
+
+
+def test_the_database_refuses_a_second_open_task_for_a_customer(sales, followed):
+    customer, task = followed()
+    db.session.add(FollowUp(customer_id=customer.id, assignee_id=sales.id, cycle=2, kind=Kind.REVISIT,
+                            due_at=NOW, due_on=NOW.date(), status=FollowUpStatus.OPEN))
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+    # A closed one is no obstacle.
+    db.session.add(FollowUp(customer_id=customer.id, assignee_id=sales.id, cycle=0, kind=Kind.REVISIT,
+                            due_at=NOW, due_on=NOW.date(), status=FollowUpStatus.DONE))
+    db.session.commit()
+    assert len(open_tasks(customer.id)) == 1
+
+
+def test_open_first_tasks_after_an_import(sales, make_customer, followed):
+    prospect = make_customer(owner=sales)
+    buyer = make_customer(owner=sales, last_paid_at=NOW - timedelta(days=10))
+    unowned = make_customer()
+    already, _ = followed()
+    assert services.open_first_tasks(now=NOW) == 2
+    db.session.commit()
+    [first] = open_tasks(prospect.id)
+    assert (first.kind, first.cycle, first.due_at, first.assignee_id) == (Kind.FIRST_CONTACT, 1, NOW + timedelta(days=7), sales.id)
+    assert first.due_on.isoformat() == "2026-11-30"
+    [revisit] = open_tasks(buyer.id)
+    assert (revisit.kind, revisit.due_at) == (Kind.REVISIT, NOW + timedelta(days=20))
+    assert open_tasks(unowned.id) == [] and len(open_tasks(already.id)) == 1
+    assert (reload(prospect).cycle, reload(buyer).cycle) == (1, 1)
+    assert services.open_first_tasks(now=NOW) == 0  # once only
+
+
+def _task_due(customer: Customer, due_at: datetime) -> FollowUp:
+    task = FollowUp(customer_id=customer.id, assignee_id=customer.owner_id, cycle=1, kind=Kind.FIRST_CONTACT,
+                    due_at=due_at, due_on=services._due_on(due_at), status=FollowUpStatus.OPEN)
+    db.session.add(task)
+    db.session.commit()
+    return task
+
+
+def test_due_today_is_judged_by_the_shops_calendar(sales, make_customer):
+    now = datetime(2026, 3, 10, 2, 0)  # 10:00 on the 10th in Shanghai
+    late_tonight = _task_due(make_customer(owner=sales), datetime(2026, 3, 10, 15, 30))  # 23:30 on the 10th
+    after_midnight = _task_due(make_customer(owner=sales), datetime(2026, 3, 10, 16, 30))  # 00:30 on the 11th
+    yesterday = _task_due(make_customer(owner=sales), datetime(2026, 3, 9, 15, 30))  # 23:30 on the 9th
+    next_week = _task_due(make_customer(owner=sales), datetime(2026, 3, 16, 16, 30))  # 00:30 on the 17th
+    assert services.queue_counts(sales.id, now) == {Bucket.OVERDUE: 1, Bucket.TODAY: 1, Bucket.THIS_WEEK: 1}
+
+    def section(bucket):
+        return [task.id for task in db.session.scalars(services.queue_section(sales.id, bucket, now))]
+
+    assert section(Bucket.OVERDUE) == [yesterday.id]
+    assert section(Bucket.TODAY) == [late_tonight.id]
+    assert section(Bucket.THIS_WEEK) == [after_midnight.id]
+    assert next_week.id not in section(Bucket.THIS_WEEK)
+
+
+def test_two_people_recording_the_same_task_at_once_make_one_next_task(app, sales, make_user, followed):
+    boss = make_user(Role.SUPERVISOR)
+    customer, task = followed()
+    mine = db.session.get(FollowUp, task.id)  # the sales person's session reads the open task
+    assert mine.status == FollowUpStatus.OPEN
+    with app.app_context():  # the supervisor's request: another app context, another session
+        theirs = db.session.get(FollowUp, task.id)
+        assert theirs.status == FollowUpStatus.OPEN
+        services.record_outcome(theirs, Outcome.ORDERED, "wechat", None, db.session.get(User, boss.id), now=NOW)
+        db.session.commit()
+    with pytest.raises(services.AlreadyRecorded) as taken:
+        services.record_outcome(mine, Outcome.NO_ANSWER, "phone", None, sales, now=NOW)
+    assert (taken.value.task.outcome, taken.value.task.completed_by_id) == ("ordered", boss.id)
+    db.session.rollback()
+    [next_task] = open_tasks(customer.id)
+    assert next_task.due_at == NOW + timedelta(days=30)  # the supervisor's "ordered"
+    assert reload(customer).unconverted_streak == 0
+
+
+# --- the queue's cards ------------------------------------------------------------------------
+
+def test_a_card_shows_the_last_contact_and_the_last_three_orders(sales, followed, make_order):
+    customer, task = followed()
+    orders = [make_order(customer, days_ago=days, amount=str(days)) for days in (40, 30, 20, 10)]
+    record(task, Outcome.INTERESTED, sales, now=utcnow() - timedelta(days=15), channel="wechat")
+    [task] = open_tasks(customer.id)
+    [card] = services.cards_of([task], utcnow())
+    assert (card.last.outcome, card.last.channel, card.last.completed_by) == ("interested", "wechat", sales.display_name)
+    assert [o.amount for o in card.orders] == [orders[3].amount, orders[2].amount, orders[1].amount]
+    assert card.new_order  # paid ten days ago, contacted fifteen days ago
+
+
+def test_no_new_order_badge_for_an_unpaid_order_or_before_any_contact(sales, followed, make_order):
+    customer, task = followed()
+    make_order(customer, days_ago=1, status=OrderStatus.UNPAID)
+    [card] = services.cards_of([task], NOW)
+    assert card.last is None and not card.new_order
+    record(task, Outcome.INTERESTED, sales, now=utcnow() - timedelta(days=3))
+    [task] = open_tasks(customer.id)
+    [card] = services.cards_of([task], NOW)
+    assert not card.new_order
+
+
+def test_cards_take_the_same_few_queries_however_many_there_are(app, sales, make_customer, make_order):
+    sales_id = sales.id
+
+    def queries_for_cards(count: int) -> tuple[int, int]:
+        for _ in range(count):
+            customer = make_customer(owner=sales)
+            make_order(customer)
+            services.start(customer, now=NOW - timedelta(days=8))
+        db.session.commit()
+        db.session.expire_all()
+        statements = []
+        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            cards, _more = services.queue_cards(sales_id, Bucket.OVERDUE, NOW)
+            for card in cards:  # what a card shows
+                (card.task.customer.name, card.orders, card.last)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        return len(cards), len(statements)
+
+    few, few_queries = queries_for_cards(2)
+    many, many_queries = queries_for_cards(12)
+    assert (few, many) == (2, 14)
+    assert few_queries == many_queries == 3  # the tasks with their customers, the last contacts, the orders
+
+
+def test_show_more_pages_by_position_so_recorded_cards_shift_nothing(sales, make_customer):
+    tasks = [_task_due(make_customer(owner=sales), NOW - timedelta(days=3, hours=n)) for n in range(5)]
+    ordered = [t.id for t in sorted(tasks, key=lambda t: t.due_at)]
+    first, more = services.queue_cards(sales.id, Bucket.OVERDUE, NOW, size=2)
+    assert [c.task.id for c in first] == ordered[:2] and more
+    record(first[0].task, Outcome.NO_ANSWER, sales)  # leaves the section
+    rest, more = services.queue_cards(sales.id, Bucket.OVERDUE, NOW, after_id=first[-1].task.id, size=2)
+    assert [c.task.id for c in rest] == ordered[2:4] and more
+    last, more = services.queue_cards(sales.id, Bucket.OVERDUE, NOW, after_id=rest[-1].task.id, size=2)
+    assert [c.task.id for c in last] == ordered[4:] and not more
+
+
+def test_visible_tasks_are_ones_own_for_sales_and_everyones_for_supervisors(sales, make_user, make_customer, followed):
+    other = make_user(Role.SALES)
+    boss = make_user(Role.SUPERVISOR)
+    _, mine = followed()
+    theirs = services.start(make_customer(owner=other), now=NOW)
+    db.session.commit()
+    assert list(db.session.scalars(services.visible_tasks(sales))) == [mine]
+    assert {t.id for t in db.session.scalars(services.visible_tasks(boss))} == {mine.id, theirs.id}
+
+
+def test_blacklisting_the_phone_of_a_do_not_contact_customer(sales, followed):
+    customer, task = followed(phone="+8613811112222")
+    record(task, Outcome.DO_NOT_CONTACT, sales)
+    entry = services.blacklist_phone(task, sales)
+    db.session.commit()
+    assert (entry.phone, entry.reason, entry.source, entry.customer_id, entry.note, entry.added_by_id) == \
+        ("+8613811112222", "manual", f"follow_up:{task.id}", customer.id, "Asked not to be contacted", sales.id)
+    assert services.blacklist_phone(task, sales).id == entry.id  # once only
+    count = db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "blacklist.added"))
+    assert count == 1
