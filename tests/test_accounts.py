@@ -7,8 +7,9 @@ import pytest
 from sqlalchemy import select
 
 from app import create_app
+from app.assignment.services import assign_many
 from app.extensions import db
-from app.models import AuditEntry, Role, User
+from app.models import AuditEntry, Customer, FollowUp, FollowUpStatus, Role, User
 from app.redis import get_redis
 
 PASSWORD = "correct-horse-1"  # the password conftest's make_user gives every user
@@ -364,6 +365,148 @@ def test_admin_cannot_deactivate_self(client, login_as):
     assert admin.active
     assert audit_entries("user.deactivated") == []
     assert signed_in(client)
+
+
+# --- the handover before deactivating --------------------------------------------------------
+
+@pytest.fixture
+def leaver(make_user, make_customer):
+    """A sales person with three customers, each with an open follow-up."""
+    user = make_user(Role.SALES, display_name="要走的人")
+    customers = [make_customer(name=f"交接{n}") for n in range(3)]
+    assign_many([c.id for c in customers], user, user)
+    db.session.commit()
+    return user
+
+
+def customers_of(user: User) -> list[Customer]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(Customer).where(Customer.owner_id == user.id)))
+
+
+def open_tasks(user: User) -> list[FollowUp]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(FollowUp).where(FollowUp.assignee_id == user.id,
+                                                          FollowUp.status == FollowUpStatus.OPEN)))
+
+
+def test_deactivating_a_user_with_customers_asks_for_a_handover_first(client, login_as, leaver):
+    login_as(Role.ADMIN)
+    page = client.get("/users").text
+    assert f'href="/users/{leaver.id}/handover"' in page and "Deactivate…" in page
+    response = client.post(f"/users/{leaver.id}/active", data={"active": "0"})
+    assert response.status_code == 302 and response.headers["Location"] == f"/users/{leaver.id}/handover"
+    db.session.refresh(leaver)
+    assert leaver.active and audit_entries("user.deactivated") == []
+    page = client.get(response.headers["Location"]).text
+    assert "要走的人 owns 3 customers · 3 open follow-ups." in page
+    assert "Hand over and deactivate" in page
+
+
+def test_handover_to_one_person_moves_customers_and_tasks_then_deactivates(client, login_as, make_user, leaver):
+    admin = login_as(Role.ADMIN)
+    heir = make_user(Role.SALES, display_name="接手的人")
+    tasks = {t.id for t in open_tasks(leaver)}
+    response = client.post(f"/users/{leaver.id}/handover", data={"how": "person", "to": str(heir.id)})
+    assert response.status_code == 302 and response.headers["Location"] == "/users"
+    page = client.get("/users").text
+    assert "3 customers handed over: 接手的人 3." in page
+    assert f"{leaver.username} is deactivated and can no longer sign in." in page
+    db.session.refresh(leaver)
+    assert not leaver.active
+    assert customers_of(leaver) == [] and open_tasks(leaver) == []
+    assert len(customers_of(heir)) == 3 and {t.id for t in open_tasks(heir)} == tasks  # the same tasks, moved
+    [deactivated] = audit_entries("user.deactivated")
+    assert (deactivated.actor_id, deactivated.subject) == (admin.id, f"user:{leaver.id}")
+    [handed] = audit_entries("user.handed_over")
+    assert handed.after == {"how": "person", "customers": 3, "to": {str(heir.id): 3}}
+    changes = audit_entries("customer.owner_changed")[-3:]
+    assert all(e.actor_id == admin.id and e.after == {"owner_id": heir.id} for e in changes)
+
+
+def test_handover_spread_balances_over_the_other_sales_staff(client, login_as, make_user, make_customer, leaver):
+    login_as(Role.ADMIN)
+    busy = make_user(Role.SALES, display_name="忙的人")
+    idle = make_user(Role.SALES, display_name="闲的人")
+    make_user(Role.SUPERVISOR)  # supervisors take no customers
+    busy_customer = make_customer()
+    assign_many([busy_customer.id], busy, busy)
+    db.session.commit()
+    response = client.post(f"/users/{leaver.id}/handover", data={"how": "spread"})
+    assert response.status_code == 302
+    assert (len(customers_of(busy)), len(customers_of(idle))) == (2, 2)
+    assert (len(open_tasks(busy)), len(open_tasks(idle))) == (2, 2)
+    db.session.refresh(leaver)
+    assert not leaver.active and customers_of(leaver) == []
+
+
+def test_handover_leaving_them_unassigned_cancels_the_tasks(client, login_as, leaver):
+    login_as(Role.ADMIN)
+    ids = [c.id for c in customers_of(leaver)]
+    response = client.post(f"/users/{leaver.id}/handover", data={"how": "unassign"})
+    assert response.status_code == 302
+    assert "3 customers left unassigned." in client.get("/users").text
+    db.session.refresh(leaver)
+    assert not leaver.active and customers_of(leaver) == [] and open_tasks(leaver) == []
+    db.session.expire_all()
+    assert all(db.session.get(Customer, i).owner_id is None for i in ids)
+    statuses = db.session.scalars(select(FollowUp.status).where(FollowUp.customer_id.in_(ids)))
+    assert set(statuses) == {FollowUpStatus.CANCELLED}
+
+
+@pytest.mark.parametrize("data, field, message", [
+    ({}, "how", "Choose what happens to their customers."),
+    ({"how": "person"}, "to", "Choose who takes them over."),
+    ({"how": "person", "to": "SELF"}, "to", "Choose an active sales person."),
+    ({"how": "person", "to": "SUPERVISOR"}, "to", "Choose an active sales person."),
+])
+def test_a_handover_without_a_valid_choice_changes_nothing(client, login_as, make_user, leaver, data, field, message):
+    login_as(Role.ADMIN)
+    supervisor = make_user(Role.SUPERVISOR)
+    make_user(Role.SALES)
+    data = {k: {"SELF": str(leaver.id), "SUPERVISOR": str(supervisor.id)}.get(v, v) for k, v in data.items()}
+    response = client.post(f"/users/{leaver.id}/handover", data=data)
+    assert response.status_code == 422
+    assert re.search(rf'id="{field}-error">{re.escape(message)}', response.text)
+    db.session.refresh(leaver)
+    assert leaver.active and len(customers_of(leaver)) == 3 and len(open_tasks(leaver)) == 3
+    assert audit_entries("user.deactivated") == [] and audit_entries("user.handed_over") == []
+
+
+def test_spreading_with_no_other_sales_person_says_so(client, login_as, leaver):
+    login_as(Role.ADMIN)
+    page = client.get(f"/users/{leaver.id}/handover").text
+    assert "There is no other active sales person" in page
+    response = client.post(f"/users/{leaver.id}/handover", data={"how": "spread"})
+    assert response.status_code == 422
+    assert re.search(r'id="how-error">There is no other active sales person to take them\.', response.text)
+    db.session.refresh(leaver)
+    assert leaver.active and len(customers_of(leaver)) == 3
+    assert audit_entries("customer.owner_changed")[-1].after == {"owner_id": leaver.id}  # only the fixture's
+
+
+def test_a_deactivated_owner_can_still_hand_over(client, login_as, make_user, leaver):
+    login_as(Role.ADMIN)
+    leaver.active = False
+    db.session.commit()
+    heir = make_user(Role.SALES)
+    assert f'href="/users/{leaver.id}/handover"' in client.get("/users").text
+    assert "Hand over and deactivate" not in client.get(f"/users/{leaver.id}/handover").text
+    client.post(f"/users/{leaver.id}/handover", data={"how": "person", "to": str(heir.id)})
+    assert len(customers_of(heir)) == 3 and audit_entries("user.deactivated") == []
+
+
+def test_the_admin_cannot_hand_over_themselves(client, login_as):
+    admin = login_as(Role.ADMIN)
+    response = client.post(f"/users/{admin.id}/handover", data={"how": "unassign"}, follow_redirects=True)
+    assert "You cannot deactivate your own account." in response.text
+    db.session.refresh(admin)
+    assert admin.active
+
+
+def test_handing_over_an_unknown_user_is_404(client, login_as):
+    login_as(Role.ADMIN)
+    assert client.get("/users/999999/handover").status_code == 404
 
 
 def test_admin_resets_a_password(client, login_as, make_user):

@@ -1,0 +1,35 @@
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import Field, SelectField
+from wtforms.validators import DataRequired, ValidationError
+
+NOBODY = "none"  # the owner choice that unassigns
+
+
+class CustomerIdsField(Field):
+    """The ticked customers: every value of the checkboxes named like the field, as ids."""
+
+    def process_formdata(self, valuelist):
+        self.data = []
+        for value in valuelist:
+            if not (value.isascii() and value.isdigit()):
+                raise ValueError(_("Not a customer ID: %(value)s", value=value[:20]))
+        self.data = sorted({int(value) for value in valuelist})
+
+
+class AssignForm(FlaskForm):
+    ids = CustomerIdsField()
+    # Its own id: the filters above have an "owner" field too.
+    owner = SelectField(_l("Give them to"), id="assign-owner", default="",
+                        validators=[DataRequired(message=_l("Choose who gets them."))],
+                        invalid_choice_message=_l("Choose an active sales person, or nobody."))
+    # Which button was pressed: the ticked customers, or all the filters match.
+    scope = SelectField(choices=[("checked", ""), ("all", "")], default="checked")
+
+    def validate_ids(self, field):
+        if self.scope.data == "checked" and not field.data and not field.errors:
+            raise ValidationError(_l("Tick the customers to assign, or assign all the matching ones."))
+
+    def owner_id(self) -> int | None:
+        return None if self.owner.data == NOBODY else int(self.owner.data)
