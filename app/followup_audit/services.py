@@ -1,0 +1,396 @@
+"""The follow-up audit (核查): who followed up on schedule in a period, and where each customer stands.
+
+A task counts in a period when its due day (FollowUp.due_on, the shop's calendar) is in the
+period and it is not cancelled; it counts for its assignee. A done task carries its outcome
+and `days_late` (record_outcome sets them with the status), so one grouped query over the
+covering index ix_follow_ups_audit, per due day, person and status, holds every figure of the
+page; plain functions fold those rows into each person's figures and weekly series.
+"""
+
+import csv
+import io
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import ColumnElement, Select, and_, case, func, select, true
+from sqlalchemy.orm import joinedload
+
+from ..extensions import db
+from ..followups import cycles
+from ..followups.cycles import Kind, Outcome
+from ..followups.services import day_starts
+from ..models import Customer, FollowUp, FollowUpState, FollowUpStatus, User, utcnow
+from ..pagination import Page, page_of
+from ..timefmt import shop_zone
+
+MAX_DAYS = 366
+
+# The figures a count on the page can stand for, each a drill-down (`conditions`).
+WHICH = ("due", "on_time", "late", "overdue", "done", "ordered")
+
+
+# --- periods ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date  # included
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+def shop_today(now: datetime | None = None) -> date:
+    return cycles.shop_date(now or utcnow(), shop_zone())
+
+
+def week_of(day: date) -> date:
+    """The Monday that starts the shop week holding `day`."""
+    return day - timedelta(days=day.weekday())
+
+
+def quick_periods(today: date) -> dict[str, Period]:
+    month = today.replace(day=1)
+    last_month_end = month - timedelta(days=1)
+    return {
+        "this_week": Period(week_of(today), today),
+        # Four whole weeks, and this one so far.
+        "last_4_weeks": Period(week_of(today) - timedelta(weeks=4), today),
+        "this_month": Period(month, today),
+        "last_month": Period(last_month_end.replace(day=1), last_month_end),
+        "last_90_days": Period(today - timedelta(days=89), today),
+    }
+
+
+def default_period(today: date) -> Period:
+    return quick_periods(today)["last_4_weeks"]
+
+
+# --- the figures -----------------------------------------------------------------------------
+
+@dataclass
+class Tally:
+    """Tasks of a period (or of one day) for one person or everyone."""
+
+    due: int = 0
+    done: int = 0
+    on_time: int = 0
+    late: int = 0
+    overdue: int = 0
+    ordered: int = 0
+    days_late: int = 0  # summed over the tasks done late
+
+    def __add__(self, other: "Tally") -> "Tally":
+        return Tally(self.due + other.due, self.done + other.done, self.on_time + other.on_time,
+                     self.late + other.late, self.overdue + other.overdue, self.ordered + other.ordered,
+                     self.days_late + other.days_late)
+
+    @property
+    def judged(self) -> int:
+        """Tasks whose timeliness is settled; those not yet due are not judged."""
+        return self.on_time + self.late + self.overdue
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return self.on_time / self.judged if self.judged else None
+
+    @property
+    def conversion_rate(self) -> float | None:
+        return self.ordered / self.done if self.done else None
+
+    @property
+    def average_days_late(self) -> float | None:
+        return self.days_late / self.late if self.late else None
+
+
+def status_tally(day: date, today: date, status: str, count: int, on_time: int, ordered: int, days_late: int) -> Tally:
+    """The figures of `count` tasks of one due day and status (open or done).
+
+    An open task is overdue once its day has passed.
+    """
+    if status == FollowUpStatus.DONE:
+        return Tally(due=count, done=count, on_time=on_time, late=count - on_time, ordered=ordered, days_late=days_late)
+    return Tally(due=count, overdue=count if day < today else 0)
+
+
+def in_period(period: Period) -> ColumnElement[bool]:
+    return and_(FollowUp.due_on.between(period.start, period.end), FollowUp.status != FollowUpStatus.CANCELLED)
+
+
+def conditions(today: date) -> dict[str, ColumnElement[bool]]:
+    """What each figure counts, among the period's tasks; the drill-down lists exactly these."""
+    done = FollowUp.status == FollowUpStatus.DONE
+    return {
+        "due": true(),
+        "done": done,
+        "on_time": and_(done, FollowUp.days_late == 0),
+        "late": and_(done, FollowUp.days_late > 0),
+        "overdue": and_(FollowUp.status == FollowUpStatus.OPEN, FollowUp.due_on < today),
+        "ordered": and_(done, FollowUp.outcome == Outcome.ORDERED),
+    }
+
+
+def day_counts(period: Period, today: date) -> list[tuple[int, date, Tally]]:
+    """(assignee id, due day, figures) for each person, day and status of the period's tasks.
+
+    Read from ix_follow_ups_audit alone and grouped in its order, with as few expressions
+    per task as can be (they are what a long period costs); status_tally does the rest.
+    A task done on time adds 0 to the days late.
+    """
+    rows = db.session.execute(
+        select(FollowUp.assignee_id, FollowUp.due_on, FollowUp.status, func.count(),
+               func.count(case((FollowUp.days_late == 0, 1))),
+               func.count(case((FollowUp.outcome == Outcome.ORDERED, 1))),
+               func.coalesce(func.sum(FollowUp.days_late), 0))
+        .where(in_period(period))
+        .group_by(FollowUp.due_on, FollowUp.assignee_id, FollowUp.status)
+    )
+    return [(assignee_id, day, status_tally(day, today, status, *numbers))
+            for assignee_id, day, status, *numbers in rows]
+
+
+def per_person(days: list[tuple[int, date, Tally]]) -> dict[int, Tally]:
+    people: dict[int, Tally] = defaultdict(Tally)
+    for assignee_id, _, tally in days:
+        people[assignee_id] += tally
+    return dict(people)
+
+
+def weeks_of(period: Period) -> list[date]:
+    """The Mondays of the shop weeks the period touches."""
+    first, last = week_of(period.start), week_of(period.end)
+    return [first + timedelta(weeks=n) for n in range((last - first).days // 7 + 1)]
+
+
+def weekly_rates(days: list[tuple[int, date, Tally]], weeks: list[date]) -> dict[int, list[float | None]]:
+    """Each person's on-time rate per week of `weeks`; None where nothing was judged (a gap, not 0 %)."""
+    slot = {week: n for n, week in enumerate(weeks)}
+    tallies: dict[int, list[Tally]] = defaultdict(lambda: [Tally() for _ in weeks])
+    for assignee_id, day, tally in days:
+        series = tallies[assignee_id]
+        series[slot[week_of(day)]] += tally
+    return {assignee_id: [t.on_time_rate for t in series] for assignee_id, series in tallies.items()}
+
+
+@dataclass
+class PersonRow:
+    person: User
+    tally: Tally
+    weekly: list[float | None]  # on-time rate per week of the summary
+
+
+@dataclass
+class Summary:
+    period: Period
+    rows: list[PersonRow]  # who is behind first
+    total: Tally
+    weeks: list[date]
+
+
+def behind_first(row: PersonRow) -> tuple:
+    """Lowest on-time rate first, then most overdue; people with nothing judged last."""
+    rate = row.tally.on_time_rate
+    return (rate is None, rate or 0.0, -row.tally.overdue, row.person.display_name)
+
+
+def summary(period: Period, today: date) -> Summary:
+    days = day_counts(period, today)
+    tallies = per_person(days)
+    weeks = weeks_of(period)
+    weekly = weekly_rates(days, weeks)
+    people = {user.id: user for user in db.session.scalars(select(User).where(User.id.in_(tallies)))}
+    rows = sorted((PersonRow(people[i], tally, weekly[i]) for i, tally in tallies.items()), key=behind_first)
+    return Summary(period, rows, sum(tallies.values(), Tally()), weeks)
+
+
+def task_query(period: Period, today: date, which: str, person_id: int | None = None) -> Select:
+    """The tasks behind one figure (`which`, of WHICH) of one person or everyone, by due day."""
+    query = select(FollowUp).where(in_period(period), conditions(today)[which])
+    if person_id is not None:
+        # "+ 0" keeps SQLite on the period's range of ix_follow_ups_audit (a few weeks of
+        # tasks) rather than the person's whole history in ix_follow_ups_assignee_status_due.
+        query = query.where(FollowUp.assignee_id + 0 == person_id)
+    return (query.order_by(FollowUp.due_on, FollowUp.id)
+            .options(joinedload(FollowUp.customer), joinedload(FollowUp.assignee)))
+
+
+def percent(rate: float | None) -> str:
+    return "" if rate is None else f"{rate * 100:.1f}%"
+
+
+def one_decimal(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
+def _cell(text: str) -> str:
+    """Text a spreadsheet shows as typed, never runs as a formula."""
+    return "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text
+
+
+def csv_text(s: Summary, header: list[str], total_label: str, account_labels: tuple[str, str]) -> str:
+    """The per-person table as CSV: UTF-8 with a BOM (for Excel), rates as percentages, blanks for "—"."""
+    def figures(t: Tally) -> list:
+        return [t.due, t.on_time, t.late, t.overdue, percent(t.on_time_rate), percent(t.conversion_rate),
+                one_decimal(t.average_days_late)]
+
+    active, inactive = account_labels
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow(header)
+    for row in s.rows:
+        account = active if row.person.active else inactive
+        writer.writerow([_cell(row.person.display_name), account, *figures(row.tally)])
+    writer.writerow([total_label, "", *figures(s.total)])
+    return out.getvalue()
+
+
+# --- the chart -------------------------------------------------------------------------------
+
+PALETTE = ("#1565c0", "#c62828", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#ad1457", "#5d4037", "#827717", "#455a64")
+DASHES = ("", "6 4", "2 4")  # after ten people the colours come round again, with another dash
+
+
+@dataclass
+class ChartLine:
+    person: User
+    colour: str
+    dash: str
+    runs: list[str]  # SVG points ("x,y x,y …") of each run of weeks with a rate; gaps between them
+    dots: list[tuple[float, float, date, float]]  # x, y, week, rate
+
+
+@dataclass
+class Chart:
+    width: int
+    height: int
+    left: int
+    top: int
+    plot_width: int
+    plot_height: int
+    x_labels: list[tuple[float, date]]
+    y_ticks: list[tuple[float, int]]  # y, percent
+    lines: list[ChartLine]
+
+
+def chart(s: Summary, width: int = 480, height: int = 240, most_labels: int = 6) -> Chart:
+    """Where each person's weekly on-time rate goes in an SVG of width × height (0–100 % upwards)."""
+    left, right, top, bottom = 56, 24, 12, 28  # room for the axis labels
+    plot_width, plot_height = width - left - right, height - top - bottom
+    count = len(s.weeks)
+
+    def x(n: int) -> float:
+        return round(left + (plot_width / 2 if count == 1 else n * plot_width / (count - 1)), 1)
+
+    def y(rate: float) -> float:
+        return round(top + (1 - rate) * plot_height, 1)
+
+    lines = []
+    # People with nothing judged in the whole period have no line.
+    for number, row in enumerate(r for r in s.rows if any(rate is not None for rate in r.weekly)):
+        runs, run, dots = [], None, []
+        for n, rate in enumerate(row.weekly):
+            if rate is None:
+                run = None  # a gap: the next rate starts another run
+                continue
+            if run is None:
+                run = []
+                runs.append(run)
+            run.append(f"{x(n)},{y(rate)}")
+            dots.append((x(n), y(rate), s.weeks[n], rate))
+        lines.append(ChartLine(row.person, PALETTE[number % len(PALETTE)], DASHES[number // len(PALETTE) % len(DASHES)],
+                               [" ".join(r) for r in runs], dots))
+    step = -(-count // most_labels)
+    return Chart(width, height, left, top, plot_width, plot_height,
+                 x_labels=[(x(n), week) for n, week in enumerate(s.weeks) if n % step == 0],
+                 y_ticks=[(y(p / 100), p) for p in (0, 25, 50, 75, 100)], lines=lines)
+
+
+# --- per customer ----------------------------------------------------------------------------
+
+# A customer's stage: the open task's kind (cycles.Kind), or why there is none.
+LOST, STOPPED, UNASSIGNED, NO_TASK = "lost", "stopped", "unassigned", "none"
+
+
+def stage_of(customer: Customer, task: FollowUp | None) -> str:
+    if customer.follow_up_state == FollowUpState.LOST:
+        return LOST
+    if customer.follow_up_state == FollowUpState.STOPPED:
+        return STOPPED
+    if customer.owner_id is None:
+        return UNASSIGNED
+    return task.kind if task is not None else NO_TASK
+
+
+@dataclass
+class CustomerFilters:
+    owner: int | None = None
+    stage: str = ""  # a stage (stage_of); "" for every customer with an open task
+    overdue: bool = False  # only customers whose open task is overdue
+
+
+@dataclass
+class CustomerRow:
+    customer: Customer
+    task: FollowUp | None
+    stage: str
+    overdue: bool
+
+
+def customer_page(f: CustomerFilters, number: int, size: int, now: datetime | None = None) -> Page:
+    """A page of customers (CustomerRow) with their stage and next due, soonest due (overdue) first.
+
+    Customers with an open task are listed from the tasks' index (the task's assignee is the
+    owner: assign() moves it); the others from the customers, longest without contact first.
+    Both read a page of ids (narrow rows to sort and count), then load that page.
+    """
+    today_starts = day_starts(now or utcnow())[cycles.Bucket.OVERDUE]
+    if f.stage in ("", *Kind):
+        page = page_of(_open_task_ids(f, today_starts), number, size)
+        tasks = _by_id(FollowUp, page.items, joinedload(FollowUp.customer).joinedload(Customer.owner))
+        pairs = [(task.customer, task) for task in tasks]
+    else:
+        page = page_of(_customer_ids_without_task(f), number, size)
+        pairs = [(customer, None) for customer in _by_id(Customer, page.items, joinedload(Customer.owner))]
+    page.items = [CustomerRow(c, t, stage_of(c, t), t is not None and t.due_at < today_starts) for c, t in pairs]
+    return page
+
+
+def _by_id(model, ids: list[int], *options) -> list:
+    """The rows of `model` with these ids, in the order of `ids`."""
+    rows = {row.id: row for row in db.session.scalars(select(model).where(model.id.in_(ids)).options(*options))}
+    return [rows[i] for i in ids]
+
+
+def _open_task_ids(f: CustomerFilters, today_starts: datetime) -> Select:
+    query = select(FollowUp.id).where(FollowUp.status == FollowUpStatus.OPEN)
+    if f.owner is not None:
+        query = query.where(FollowUp.assignee_id == f.owner)
+    else:
+        # Always true (every task has an assignee), and it lets SQLite read
+        # ix_follow_ups_assignee_status_due person by person in due order and stop after a
+        # page, where it would otherwise sort every open task.
+        query = query.where(FollowUp.assignee_id.in_(select(User.id)))
+    if f.stage:
+        query = query.where(FollowUp.kind == f.stage)
+    if f.overdue:
+        query = query.where(FollowUp.due_at < today_starts)
+    return query.order_by(FollowUp.due_at, FollowUp.id)
+
+
+def _customer_ids_without_task(f: CustomerFilters) -> Select:
+    active = Customer.follow_up_state == FollowUpState.ACTIVE
+    # NOT IN, not NOT EXISTS: SQLite then reads the open tasks' index once instead of once per customer.
+    with_open_task = select(FollowUp.customer_id).where(FollowUp.status == FollowUpStatus.OPEN)
+    stage = {
+        LOST: Customer.follow_up_state == FollowUpState.LOST,
+        STOPPED: Customer.follow_up_state == FollowUpState.STOPPED,
+        UNASSIGNED: and_(active, Customer.owner_id.is_(None)),
+        NO_TASK: and_(active, Customer.owner_id.is_not(None), Customer.id.not_in(with_open_task)),
+    }[f.stage]
+    query = select(Customer.id).where(stage)
+    if f.owner is not None:
+        query = query.where(Customer.owner_id == f.owner)
+    return query.order_by(Customer.last_contact_at.asc().nulls_first(), Customer.id)
