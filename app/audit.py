@@ -1,9 +1,11 @@
 """The audit log: every change of ownership, account, setting or record, with before/after."""
 
+from datetime import datetime
+
 from flask_login import current_user
 
 from .extensions import db
-from .models import AuditEntry, User
+from .models import AuditEntry, User, utcnow
 
 
 def record(
@@ -14,6 +16,7 @@ def record(
     before: dict | None = None,
     after: dict | None = None,
     actor: User | None = None,
+    at: datetime | None = None,
 ) -> AuditEntry:
     """Add an entry to the current transaction (it commits with the change it describes)."""
     if actor is None and current_user and current_user.is_authenticated:
@@ -25,6 +28,7 @@ def record(
         before=before,
         after=after,
         actor_id=actor.id if actor else None,
+        at=at or utcnow(),  # given when the change happened at another time than now (the demo's history)
     )
     db.session.add(entry)
     return entry

@@ -88,6 +88,49 @@ def insert_customers(connection, rows: list[dict]) -> list[int]:
     return ids
 
 
+NOTES = ["客户说下周再看看", "已加微信，发了新品图", "问了尺码，待回复", "电话未接", "说最近不需要", "刚收到货，很满意",
+         "想等活动价", "推荐了朋友", None, None]
+
+
+def follow_up_history(rng: random.Random, weeks: int = 8) -> None:
+    """Work the demo's follow-ups as the sales staff would have for the last `weeks` weeks.
+
+    The first tasks open `weeks` ago, each due some day of the first weeks; then each task due
+    before now is done through the real cycle rules (app.followups.services.record_outcome) around its due day (mostly on
+    time, some late, a few left overdue), so the queue and the audit have something to show.
+    """
+    from .followups import services
+    from .followups.cycles import shop_date
+    from .timefmt import shop_zone
+    from .models import Channel, FollowUp, FollowUpStatus, Outcome
+
+    now = utcnow()
+    start = now - timedelta(weeks=weeks)
+    services.open_first_tasks(now=start)
+    tasks = list(db.session.scalars(select(FollowUp).where(FollowUp.status == FollowUpStatus.OPEN)))
+    for task in tasks:
+        task.due_at = start + timedelta(days=rng.uniform(1, weeks * 7 - 3))
+        task.due_on = shop_date(task.due_at, shop_zone())
+    db.session.commit()
+    outcomes = [Outcome.ORDERED] * 3 + [Outcome.INTERESTED] * 4 + [Outcome.NO_ANSWER] * 5 + [Outcome.NOT_INTERESTED] * 2
+    channels = [Channel.PHONE] * 4 + [Channel.WECHAT] * 3 + [Channel.WANGWANG, Channel.QQ, Channel.SMS]
+    users = {u.id: u for u in db.session.scalars(select(User))}
+    pending = list(tasks)
+    while pending:
+        task = pending.pop()
+        if rng.random() < 0.08:
+            continue  # left undone: overdue, or still to do
+        done_at = task.due_at - timedelta(hours=rng.uniform(0, 30)) + timedelta(days=rng.choice((0,) * 7 + (1, 2, 4)))
+        if done_at >= now:
+            continue
+        outcome = Outcome.DO_NOT_CONTACT if rng.random() < 0.02 else rng.choice(outcomes)
+        recorded = services.record_outcome(task, outcome, rng.choice(channels), rng.choice(NOTES),
+                                           users[task.assignee_id], now=max(done_at, task.created_at))
+        if recorded.next_task is not None:
+            pending.append(recorded.next_task)
+    db.session.commit()
+
+
 def demo_password(username: str) -> str:
     return f"{username}-demo"
 
@@ -113,5 +156,6 @@ def seed(customer_count: int = 300, seed_value: int = 7) -> list[tuple[str, str,
 
     from .jobs import recompute_segments
 
+    follow_up_history(rng)
     recompute_segments()
     return [(u.username, u.role, demo_password(u.username)) for u in users]

@@ -153,9 +153,9 @@ def test_the_csv_holds_the_same_numbers(client, login_as, team):
     assert rows == [
         ["Person", "Account", "Due", "Done on time", "Done late", "Still overdue", "On-time rate", "Conversion rate",
          "Average days late"],
-        ["Alice", "Active", "4", "1", "1", "1", "33.3%", "50.0%", "1.0"],
-        ["Bob", "Inactive", "3", "2", "1", "0", "66.7%", "66.7%", "3.0"],
-        ["Carol", "Active", "1", "0", "0", "0", "", "", ""],
+        ["Alice", "active", "4", "1", "1", "1", "33.3%", "50.0%", "1.0"],
+        ["Bob", "deactivated", "3", "2", "1", "0", "66.7%", "66.7%", "3.0"],
+        ["Carol", "active", "1", "0", "0", "0", "", "", ""],
         ["Everyone", "", "8", "3", "2", "1", "50.0%", "60.0%", "2.0"],
     ]
 

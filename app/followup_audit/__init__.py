@@ -87,7 +87,7 @@ def export():
     period, today = _period()[1:]
     header = [_("Person"), _("Account"), _("Due"), _("Done on time"), _("Done late"), _("Still overdue"),
               _("On-time rate"), _("Conversion rate"), _("Average days late")]
-    text = services.csv_text(services.summary(period, today), header, _("Everyone"), (_("Active"), _("Inactive")))
+    text = services.csv_text(services.summary(period, today), header, _("Everyone"), (_("active"), _("deactivated")))
     filename = f"follow-up-audit-{period.start}-{period.end}.csv"
     return Response(text, mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f"attachment; filename={filename}"})

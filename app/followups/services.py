@@ -43,14 +43,15 @@ def task_values(plan: Plan) -> dict:
             "due_on": _due_on(plan.due_at).isoformat()}
 
 
-def open_task(customer: Customer, plan: Plan, actor: User | None = None) -> FollowUp:
+def open_task(customer: Customer, plan: Plan, actor: User | None = None, now: datetime | None = None) -> FollowUp:
     """Open the customer's next task, for their owner."""
     task = FollowUp(customer_id=customer.id, assignee_id=customer.owner_id, cycle=plan.cycle, kind=plan.kind,
-                    due_at=plan.due_at, due_on=_due_on(plan.due_at), status=FollowUpStatus.OPEN)
+                    due_at=plan.due_at, due_on=_due_on(plan.due_at), status=FollowUpStatus.OPEN,
+                    created_at=now or utcnow())
     db.session.add(task)
     customer.cycle = plan.cycle
     audit.record("follow_up.opened", customer_id=customer.id, after=task_values(plan) | {"assignee_id": customer.owner_id},
-                 actor=actor)
+                 actor=actor, at=now)
     return task
 
 
@@ -66,7 +67,7 @@ def start(customer: Customer, actor: User | None = None, now: datetime | None = 
     if open_task_of(customer.id) is not None:
         return None
     plan = cycles.first_task(now or utcnow(), customer.last_paid_at, lost=False, s=settings(), last_cycle=customer.cycle)
-    return open_task(customer, plan, actor)
+    return open_task(customer, plan, actor, now)
 
 
 def assign(customer: Customer, owner_id: int | None, actor: User | None = None, now: datetime | None = None) -> bool:
@@ -120,25 +121,25 @@ def record_outcome(task: FollowUp, outcome: Outcome, channel: str, note: str | N
     db.session.refresh(task)
     customer = task.customer
     decision = cycles.after_outcome(outcome, task.cycle, customer.unconverted_streak, now, settings())
-    audit.record("follow_up.recorded", customer_id=customer.id, actor=actor,
+    audit.record("follow_up.recorded", customer_id=customer.id, actor=actor, at=now,
                  before={"cycle": task.cycle, "kind": task.kind},
                  after={"outcome": str(outcome), "channel": channel, "note": note or None, "days_late": late})
     customer.unconverted_streak = decision.unconverted_streak
     customer.last_contact_at = now
     if decision.lost:
-        _set_state(customer, FollowUpState.LOST, actor)
+        _set_state(customer, FollowUpState.LOST, actor, now)
     elif outcome == Outcome.DO_NOT_CONTACT:
-        _set_state(customer, FollowUpState.STOPPED, actor)
+        _set_state(customer, FollowUpState.STOPPED, actor, now)
     next_task = None
     if decision.next_task and customer.owner_id is not None:
-        next_task = open_task(customer, decision.next_task, actor)
+        next_task = open_task(customer, decision.next_task, actor, now)
     db.session.flush()
     return Recorded(task, decision, next_task)
 
 
-def _set_state(customer: Customer, state: FollowUpState, actor: User | None) -> None:
+def _set_state(customer: Customer, state: FollowUpState, actor: User | None, now: datetime | None = None) -> None:
     audit.record("follow_up.state_changed", customer_id=customer.id, before={"follow_up_state": customer.follow_up_state},
-                 after={"follow_up_state": str(state)}, actor=actor)
+                 after={"follow_up_state": str(state)}, actor=actor, at=now)
     customer.follow_up_state = state
 
 
