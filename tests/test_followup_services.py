@@ -274,8 +274,8 @@ def test_cards_take_the_same_few_queries_however_many_there_are(app, sales, make
         return len(cards), len(statements)
 
     few, few_queries = queries_for_cards(2)
-    many, many_queries = queries_for_cards(12)
-    assert (few, many) == (2, 14)
+    many, many_queries = queries_for_cards(7)
+    assert (few, many) == (2, 9)
     assert few_queries == many_queries == 3  # the tasks with their customers, the last contacts, the orders
 
 

@@ -255,8 +255,13 @@ class Card:
     new_order: bool  # a paid order came after the last contact
 
 
+# Cards per section and per "Show more": a day's work starts at the top, and each card costs
+# about a millisecond to build and draw (bench/README.md).
+CARDS_AT_ONCE = 10
+
+
 def queue_cards(assignee_id: int, section: Bucket, now: datetime, after_id: int | None = None,
-                size: int = 20) -> tuple[list[Card], bool]:
+                size: int = CARDS_AT_ONCE) -> tuple[list[Card], bool]:
     """The next `size` cards of a queue section after the task `after_id`, and whether more follow.
 
     Paged by position (due time, id) rather than by page number: recorded cards leave the
