@@ -134,10 +134,13 @@ def edit(customer_id: int):
 @login_required
 def show(customer_id: int):
     """The customer's page; for htmx, only its timeline (opened inline under a card of the queue)."""
-    customer = customer_or_404(customer_id)
+    return _customer_page(customer_or_404(customer_id), ComplaintForm())
+
+
+def _customer_page(customer: Customer, complaint_form: ComplaintForm, status: int = 200):
     return render("customers/show.html", "timeline", customer=customer, events=services.timeline(customer),
-                  complaint_form=ComplaintForm(), field_labels=field_labels(), user_names=services.user_names(),
-                  blacklisted=blacklist.active_entry(customer.phone), **LABELS)
+                  complaint_form=complaint_form, field_labels=field_labels(), user_names=services.user_names(),
+                  blacklisted=blacklist.active_entry(customer.phone), status=status, **LABELS)
 
 
 @bp.post("/<int:customer_id>/complaints")
@@ -150,6 +153,4 @@ def complaint(customer_id: int):
         db.session.commit()
         flash(_("Complaint recorded."), "success")
         return redirect(url_for("customers.show", customer_id=customer.id))
-    return render("customers/show.html", customer=customer, events=services.timeline(customer),
-                  complaint_form=form, field_labels=field_labels(), user_names=services.user_names(), status=422,
-                  **LABELS)
+    return _customer_page(customer, form, status=422)
