@@ -26,12 +26,7 @@ def _forms(formdata) -> tuple[CustomerFilterForm, Filters, AssignForm]:
     people = [(str(user.id), user.display_name) for user in services.sales_staff()]
     filter_form = CustomerFilterForm(request.args)
     filter_form.owner.choices = [("", _("Anyone")), (NOBODY, _("Unassigned"))] + people
-    if not filter_form.validate():
-        # Keep the valid filters; the invalid ones show their error and are ignored.
-        for field in filter_form:
-            if field.errors:
-                field.data = field.default
-    filters = Filters(**{name: value for name, value in filter_form.data.items() if value})
+    filters = Filters(**filter_form.filter_values())
     form = AssignForm(formdata=formdata)
     form.owner.choices = [("", _("Choose…")), (NOBODY, _("Nobody (unassign)"))] + people
     return filter_form, filters, form

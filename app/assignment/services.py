@@ -17,10 +17,8 @@ from sqlalchemy.orm import selectinload
 from .. import audit
 from ..customers.services import Filters, filtered
 from ..extensions import db
-from ..followups import cycles
 from ..followups import services as followups
 from ..models import AuditEntry, Customer, FollowUp, FollowUpState, FollowUpStatus, Role, User, utcnow
-from ..timefmt import shop_zone
 
 CHUNK = 500  # customers per statement: well under SQLite's limit on bound parameters
 
@@ -180,23 +178,9 @@ def _write(rows: list, owner_id: int | None, actor: User, now: datetime) -> None
     else:
         db.session.execute(open_tasks.values(assignee_id=owner_id).execution_options(synchronize_session=False))
         if starting:
-            entries += _open_first_tasks(starting, owner_id, now, entry)
+            entries += followups.insert_first_tasks(
+                [(row.id, owner_id, row.last_paid_at, row.cycle) for row in starting], now, entry)
     db.session.execute(insert(AuditEntry), entries)
-
-
-def _open_first_tasks(rows: list, owner_id: int, now: datetime, entry: dict) -> list[dict]:
-    """Open each customer's task, as followups.start would; returns their audit entries."""
-    s, zone = followups.settings(), shop_zone()
-    tasks, entries = [], []
-    for row in rows:
-        plan = cycles.first_task(now, row.last_paid_at, lost=False, s=s, last_cycle=row.cycle)
-        tasks.append({"customer_id": row.id, "assignee_id": owner_id, "cycle": plan.cycle, "kind": str(plan.kind),
-                      "due_at": plan.due_at, "due_on": cycles.shop_date(plan.due_at, zone),
-                      "status": FollowUpStatus.OPEN, "created_at": now})
-        entries.append(entry | {"action": "follow_up.opened", "customer_id": row.id,
-                                "after": followups.task_values(plan) | {"assignee_id": owner_id}})
-    db.session.execute(insert(FollowUp), tasks)
-    return entries
 
 
 def _spread(rows: list, loads: list[Load], actor: User, now: datetime | None) -> list[tuple[Load, int]]:

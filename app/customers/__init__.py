@@ -33,12 +33,7 @@ def _owner_choices(blank: str, include_unowned: bool) -> list:
 def _filters() -> tuple[CustomerFilterForm, services.Filters]:
     form = CustomerFilterForm(request.args)
     form.owner.choices = _owner_choices(_("Anyone"), include_unowned=True)
-    if not form.validate():
-        # Keep the valid filters; the invalid ones show their error and are ignored.
-        for field in form:
-            if field.errors:
-                field.data = field.default
-    return form, services.Filters(**{name: value for name, value in form.data.items() if value})
+    return form, services.Filters(**form.filter_values())
 
 
 @bp.get("/")

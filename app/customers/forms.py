@@ -92,3 +92,11 @@ class CustomerFilterForm(FlaskForm):
     last_order_from = DateField(_l("Last order from"), validators=[Optional()])
     last_order_to = DateField(_l("Last order to"), validators=[Optional()])
     sort = SelectField(_l("Sort by"), choices=_choices(SORT_LABELS), default="recent", validators=[Optional()])
+
+    def filter_values(self) -> dict:
+        """The filters to apply: the valid ones; an invalid one shows its error and is ignored."""
+        if not self.validate():
+            for field in self:
+                if field.errors:
+                    field.data = field.default
+        return {name: value for name, value in self.data.items() if value}

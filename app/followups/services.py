@@ -162,7 +162,6 @@ def open_first_tasks(now: datetime | None = None, batch: int = 5000) -> int:
     recomputed, since a buyer's first revisit depends on their last paid order.
     """
     now = now or utcnow()
-    s, zone = settings(), shop_zone()
     has_task = select(FollowUp.id).where(FollowUp.customer_id == Customer.id).exists()
     query = (select(Customer.id, Customer.owner_id, Customer.last_paid_at)
              .where(Customer.owner_id.is_not(None), Customer.cycle == 0,
@@ -171,20 +170,29 @@ def open_first_tasks(now: datetime | None = None, batch: int = 5000) -> int:
     rows = db.session.execute(query).all()
     for start_at in range(0, len(rows), batch):
         chunk = rows[start_at:start_at + batch]
-        tasks, entries = [], []
-        for customer_id, owner_id, last_paid_at in chunk:
-            plan = cycles.first_task(now, last_paid_at, lost=False, s=s)
-            tasks.append({"customer_id": customer_id, "assignee_id": owner_id, "cycle": plan.cycle, "kind": str(plan.kind),
-                          "due_at": plan.due_at, "due_on": cycles.shop_date(plan.due_at, zone),
-                          "status": FollowUpStatus.OPEN, "created_at": now})
-            entries.append({"at": now, "action": "follow_up.opened", "customer_id": customer_id,
-                            "after": task_values(plan) | {"assignee_id": owner_id}})
-        ids = [row[0] for row in chunk]
-        db.session.execute(insert(FollowUp), tasks)
-        db.session.execute(update(Customer).where(Customer.id.in_(ids)).values(cycle=1)
+        entries = insert_first_tasks([(cid, owner_id, last_paid_at, 0) for cid, owner_id, last_paid_at in chunk],
+                                     now, {"at": now})
+        db.session.execute(update(Customer).where(Customer.id.in_([row[0] for row in chunk])).values(cycle=1)
                            .execution_options(synchronize_session=False))
         db.session.execute(insert(AuditEntry), entries)
     return len(rows)
+
+
+def insert_first_tasks(customers: list[tuple[int, int, datetime | None, int]], now: datetime, entry: dict) -> list[dict]:
+    """Insert the first task of each (customer id, owner id, last paid at, last cycle), as
+    `start` opens one; returns their audit entries (`entry` holds what they share), to insert
+    with the caller's other entries. The caller moves the customers' cycle on."""
+    s, zone = settings(), shop_zone()
+    tasks, entries = [], []
+    for customer_id, owner_id, last_paid_at, last_cycle in customers:
+        plan = cycles.first_task(now, last_paid_at, lost=False, s=s, last_cycle=last_cycle)
+        tasks.append({"customer_id": customer_id, "assignee_id": owner_id, "cycle": plan.cycle, "kind": str(plan.kind),
+                      "due_at": plan.due_at, "due_on": cycles.shop_date(plan.due_at, zone),
+                      "status": FollowUpStatus.OPEN, "created_at": now})
+        entries.append(entry | {"action": "follow_up.opened", "customer_id": customer_id,
+                                "after": task_values(plan) | {"assignee_id": owner_id}})
+    db.session.execute(insert(FollowUp), tasks)
+    return entries
 
 
 # --- the queue -------------------------------------------------------------------------------
