@@ -5,13 +5,17 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test setup translations browser
+.PHONY: run test lint setup translations browser
 
 run: setup
 	$(PY) -m app.launcher
 
 test: setup browser
 	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 setup: $(VENV)/.installed translations
 

@@ -63,12 +63,7 @@ _NAV = [
 def nav_items() -> list[tuple[str, str, str]]:
     if not current_user.is_authenticated:
         return []
-    return [
-        (endpoint, url_for(endpoint), label)
-        for endpoint, label, roles in _NAV
-        if current_user.role in roles
-    ]
-
+    return [(endpoint, url_for(endpoint), label) for endpoint, label, roles in _NAV if current_user.role in roles]
 
 
 def local_url(target: str | None, fallback: str) -> str:

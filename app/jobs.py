@@ -3,7 +3,7 @@
 Jobs carry ids only; the database is the record of what a job must do.
 """
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 from flask import current_app
 from rq import get_current_job
@@ -14,7 +14,6 @@ from .models import utcnow
 from .redis import get_queue, get_redis
 from .segments import Thresholds, recompute
 from .timefmt import shop_time_to_utc, to_shop_time
-
 
 # Set while a recompute is queued and not yet started: one waiting covers every import
 # that finishes meanwhile.
@@ -66,7 +65,7 @@ def schedule_nightly_recompute():
     job_id = f"segments-nightly-{run_at:%Y%m%d}"
     queue = get_queue()
     if queue.fetch_job(job_id) is None:
-        queue.enqueue_at(run_at.replace(tzinfo=timezone.utc), nightly_recompute_segments, job_id=job_id)
+        queue.enqueue_at(run_at.replace(tzinfo=UTC), nightly_recompute_segments, job_id=job_id)
     return job_id
 
 

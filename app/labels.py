@@ -2,37 +2,100 @@
 
 from flask_babel import lazy_gettext as _l
 
-from .models import (Activity, BlacklistReason, Channel, FollowUpState, FollowUpStatus, ImportState, Kind, Layer,
-                     OrderStatus, Outcome, Review, Role, Source, Tier)
+from .models import (
+    Activity,
+    BlacklistReason,
+    Channel,
+    FollowUpState,
+    FollowUpStatus,
+    ImportState,
+    Kind,
+    Layer,
+    OrderStatus,
+    Outcome,
+    Review,
+    Role,
+    Source,
+    Tier,
+)
 
 ROLE_LABELS = {Role.SALES: _l("Sales"), Role.SUPERVISOR: _l("Supervisor"), Role.ADMIN: _l("Admin")}
-PLATFORM_LABELS = {"taobao": _l("Taobao"), "tmall": _l("Tmall"), "1688": "1688", "jd": _l("JD"),
-                   "pdd": _l("Pinduoduo"), "wechat": _l("WeChat shop"), "other": _l("Other")}
-SOURCE_LABELS = {Source.INQUIRY: _l("Inquiry"), Source.ORDER: _l("Order"), Source.IMPORT: _l("Import"),
-                 Source.REFERRAL: _l("Referral")}
-LAYER_LABELS = {Layer.PROSPECT: _l("Prospect"), Layer.NEW: _l("New"), Layer.KEY: _l("Key"),
-                Layer.MIDDLE: _l("Middle"), Layer.BOTTOM: _l("Bottom"), Layer.LOST: _l("Lost")}
-ACTIVITY_LABELS = {Activity.ACTIVE: _l("Active"), Activity.INTERMITTENT: _l("Intermittent"),
-                   Activity.INACTIVE: _l("Inactive")}
+PLATFORM_LABELS = {
+    "taobao": _l("Taobao"),
+    "tmall": _l("Tmall"),
+    "1688": "1688",
+    "jd": _l("JD"),
+    "pdd": _l("Pinduoduo"),
+    "wechat": _l("WeChat shop"),
+    "other": _l("Other"),
+}
+SOURCE_LABELS = {
+    Source.INQUIRY: _l("Inquiry"),
+    Source.ORDER: _l("Order"),
+    Source.IMPORT: _l("Import"),
+    Source.REFERRAL: _l("Referral"),
+}
+LAYER_LABELS = {
+    Layer.PROSPECT: _l("Prospect"),
+    Layer.NEW: _l("New"),
+    Layer.KEY: _l("Key"),
+    Layer.MIDDLE: _l("Middle"),
+    Layer.BOTTOM: _l("Bottom"),
+    Layer.LOST: _l("Lost"),
+}
+ACTIVITY_LABELS = {
+    Activity.ACTIVE: _l("Active"),
+    Activity.INTERMITTENT: _l("Intermittent"),
+    Activity.INACTIVE: _l("Inactive"),
+}
 TIER_LABELS = {Tier.NONE: _l("Regular"), Tier.VIP: "VIP", Tier.SVIP: "SVIP"}
-ORDER_STATUS_LABELS = {OrderStatus.UNPAID: _l("Unpaid"), OrderStatus.PAID: _l("Paid"),
-                       OrderStatus.SHIPPED: _l("Shipped"), OrderStatus.COMPLETED: _l("Completed"),
-                       OrderStatus.REFUNDED: _l("Refunded"), OrderStatus.CLOSED: _l("Closed")}
+ORDER_STATUS_LABELS = {
+    OrderStatus.UNPAID: _l("Unpaid"),
+    OrderStatus.PAID: _l("Paid"),
+    OrderStatus.SHIPPED: _l("Shipped"),
+    OrderStatus.COMPLETED: _l("Completed"),
+    OrderStatus.REFUNDED: _l("Refunded"),
+    OrderStatus.CLOSED: _l("Closed"),
+}
 REVIEW_LABELS = {Review.GOOD: _l("Good review"), Review.NEUTRAL: _l("Neutral review"), Review.BAD: _l("Bad review")}
 GENDER_LABELS = {"female": _l("Female"), "male": _l("Male")}
-IMPORT_STATE_LABELS = {ImportState.MAPPING: _l("Waiting for mapping"), ImportState.QUEUED: _l("Queued"),
-                       ImportState.RUNNING: _l("Running"), ImportState.DONE: _l("Done"),
-                       ImportState.FAILED: _l("Failed")}
-OUTCOME_LABELS = {Outcome.ORDERED: _l("Ordered"), Outcome.INTERESTED: _l("Interested"),
-                  Outcome.NO_ANSWER: _l("No answer"), Outcome.NOT_INTERESTED: _l("Not interested"),
-                  Outcome.DO_NOT_CONTACT: _l("Do not contact")}
-CHANNEL_LABELS = {Channel.PHONE: _l("Phone"), Channel.WECHAT: _l("WeChat"), Channel.WANGWANG: _l("Wangwang"),
-                  Channel.QQ: "QQ", Channel.SMS: _l("SMS"), Channel.OTHER: _l("Other")}
+IMPORT_STATE_LABELS = {
+    ImportState.MAPPING: _l("Waiting for mapping"),
+    ImportState.QUEUED: _l("Queued"),
+    ImportState.RUNNING: _l("Running"),
+    ImportState.DONE: _l("Done"),
+    ImportState.FAILED: _l("Failed"),
+}
+OUTCOME_LABELS = {
+    Outcome.ORDERED: _l("Ordered"),
+    Outcome.INTERESTED: _l("Interested"),
+    Outcome.NO_ANSWER: _l("No answer"),
+    Outcome.NOT_INTERESTED: _l("Not interested"),
+    Outcome.DO_NOT_CONTACT: _l("Do not contact"),
+}
+CHANNEL_LABELS = {
+    Channel.PHONE: _l("Phone"),
+    Channel.WECHAT: _l("WeChat"),
+    Channel.WANGWANG: _l("Wangwang"),
+    Channel.QQ: "QQ",
+    Channel.SMS: _l("SMS"),
+    Channel.OTHER: _l("Other"),
+}
 KIND_LABELS = {Kind.FIRST_CONTACT: _l("First contact"), Kind.REVISIT: _l("Revisit"), Kind.WIN_BACK: _l("Win-back")}
-FOLLOW_UP_STATE_LABELS = {FollowUpState.ACTIVE: _l("Followed up"), FollowUpState.LOST: _l("Lost (no conversion)"),
-                          FollowUpState.STOPPED: _l("Do not contact")}
-FOLLOW_UP_STATUS_LABELS = {FollowUpStatus.OPEN: _l("Open"), FollowUpStatus.DONE: _l("Done"),
-                           FollowUpStatus.CANCELLED: _l("Cancelled")}
-BLACKLIST_REASON_LABELS = {BlacklistReason.OPT_OUT: _l("Opt-out reply"), BlacklistReason.BAD_REVIEW: _l("Bad review"),
-                           BlacklistReason.COMPLAINTS: _l("Complaints / returns"), BlacklistReason.MANUAL: _l("Manual"),
-                           BlacklistReason.INVALID_NUMBER: _l("Invalid number")}
+FOLLOW_UP_STATE_LABELS = {
+    FollowUpState.ACTIVE: _l("Followed up"),
+    FollowUpState.LOST: _l("Lost (no conversion)"),
+    FollowUpState.STOPPED: _l("Do not contact"),
+}
+FOLLOW_UP_STATUS_LABELS = {
+    FollowUpStatus.OPEN: _l("Open"),
+    FollowUpStatus.DONE: _l("Done"),
+    FollowUpStatus.CANCELLED: _l("Cancelled"),
+}
+BLACKLIST_REASON_LABELS = {
+    BlacklistReason.OPT_OUT: _l("Opt-out reply"),
+    BlacklistReason.BAD_REVIEW: _l("Bad review"),
+    BlacklistReason.COMPLAINTS: _l("Complaints / returns"),
+    BlacklistReason.MANUAL: _l("Manual"),
+    BlacklistReason.INVALID_NUMBER: _l("Invalid number"),
+}

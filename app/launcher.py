@@ -39,8 +39,21 @@ def main() -> int:
     print(f"\nPortal: http://127.0.0.1:{port}/   (Ctrl-C stops everything)\n", flush=True)
 
     children = [
-        subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
-                          "--access-logfile", "-", "wsgi:app"], cwd=ROOT),
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--workers",
+                "2",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--access-logfile",
+                "-",
+                "wsgi:app",
+            ],
+            cwd=ROOT,
+        ),
         subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT),
     ]
 

@@ -3,7 +3,7 @@
 All times are naive UTC; templates show them in the shop's time zone (app.timefmt).
 """
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -16,7 +16,7 @@ from .extensions import db
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 Money = Numeric(12, 2)
@@ -169,9 +169,7 @@ class CustomerGram(db.Model):
     __tablename__ = "customer_grams"
 
     # Binary ("C") order on PostgreSQL so a one-character prefix is a contiguous range.
-    gram: Mapped[str] = mapped_column(
-        String(2).with_variant(String(2, collation="C"), "postgresql"), primary_key=True
-    )
+    gram: Mapped[str] = mapped_column(String(2).with_variant(String(2, collation="C"), "postgresql"), primary_key=True)
     customer_id: Mapped[int] = mapped_column(
         ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True, index=True
     )
@@ -218,8 +216,13 @@ class FollowUp(db.Model):
     __tablename__ = "follow_ups"
     __table_args__ = (
         # At most one open follow-up per customer, whatever the code does.
-        Index("uq_follow_ups_open_customer", "customer_id", unique=True,
-              sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
+        Index(
+            "uq_follow_ups_open_customer",
+            "customer_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
         # My queue: a person's open tasks by due time.
         Index("ix_follow_ups_assignee_status_due", "assignee_id", "status", "due_at"),
         # The audit reads tasks due in a period from this index alone.
@@ -262,8 +265,13 @@ class BlacklistEntry(db.Model):
     __tablename__ = "blacklist"
     __table_args__ = (
         # One active entry per phone.
-        Index("uq_blacklist_active_phone", "phone", unique=True,
-              sqlite_where=text("removed_at IS NULL"), postgresql_where=text("removed_at IS NULL")),
+        Index(
+            "uq_blacklist_active_phone",
+            "phone",
+            unique=True,
+            sqlite_where=text("removed_at IS NULL"),
+            postgresql_where=text("removed_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -59,9 +59,7 @@ def reindex(connection: Connection, customers: Iterable[tuple[int, str]]) -> Non
     customers = list(customers)
     ids = [cid for cid, _ in customers]
     for start in range(0, len(ids), 500):
-        connection.execute(
-            delete(CustomerGram).where(CustomerGram.customer_id.in_(ids[start : start + 500]))
-        )
+        connection.execute(delete(CustomerGram).where(CustomerGram.customer_id.in_(ids[start : start + 500])))
     rows = [(gram, cid) for cid, text in customers for gram in grams_of(text)]
     if rows:
         # Plain tuples straight to the driver: a customer has ~18 grams, and SQLAlchemy's

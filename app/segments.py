@@ -153,21 +153,24 @@ def gather(connection: Connection, now: datetime, t: Thresholds):
         return func.sum(case((paid & (Order.paid_at >= since(days)), value), else_=0))
 
     refunded = or_(Order.status == OrderStatus.REFUNDED, Order.refund_amount > 0)
-    per_customer = (
-        select(
-            Order.customer_id,
-            func.min(case((paid, Order.paid_at))),
-            func.max(case((paid, Order.paid_at))),
-            func.sum(case((paid, 1), else_=0)),
-            func.sum(case((paid, Order.amount), else_=0)),
-            paid_sum(Order.amount, t.spend_days),
-            paid_sum(Order.amount, t.tier_days),
-            paid_sum(1, t.active_days),
-            func.sum(case((Order.review.in_([Review.NEUTRAL, Review.BAD]) & (Order.created_at >= since(t.bad_review_days)), 1), else_=0)),
-            func.sum(case((refunded & (Order.created_at >= since(t.picky_days)), 1), else_=0)),
-            func.sum(case((refunded, 1), else_=0)),
-        ).group_by(Order.customer_id)
-    )
+    per_customer = select(
+        Order.customer_id,
+        func.min(case((paid, Order.paid_at))),
+        func.max(case((paid, Order.paid_at))),
+        func.sum(case((paid, 1), else_=0)),
+        func.sum(case((paid, Order.amount), else_=0)),
+        paid_sum(Order.amount, t.spend_days),
+        paid_sum(Order.amount, t.tier_days),
+        paid_sum(1, t.active_days),
+        func.sum(
+            case(
+                (Order.review.in_([Review.NEUTRAL, Review.BAD]) & (Order.created_at >= since(t.bad_review_days)), 1),
+                else_=0,
+            )
+        ),
+        func.sum(case((refunded & (Order.created_at >= since(t.picky_days)), 1), else_=0)),
+        func.sum(case((refunded, 1), else_=0)),
+    ).group_by(Order.customer_id)
     # Every complaint counts toward the customer's figure; only recent ones toward "picky".
     complaints = {
         cid: (total, recent or 0)
@@ -180,7 +183,9 @@ def gather(connection: Connection, now: datetime, t: Thresholds):
         )
     }
     stats, figures = {}, {}
-    for cid, first, last, count, total, spend, tier_spend, recent, bad, refunds, all_refunds in connection.execute(per_customer):
+    for cid, first, last, count, total, spend, tier_spend, recent, bad, refunds, all_refunds in connection.execute(
+        per_customer
+    ):
         stats[cid] = Stats(
             first_paid_at=first,
             last_paid_at=last,
@@ -205,16 +210,30 @@ def recompute(connection: Connection, now: datetime, t: Thresholds) -> int:
     """Recompute every customer's figures, segment, tier and flags; returns how many changed."""
     stats, figures, complaints = gather(connection, now, t)
     columns = (
-        Customer.id, Customer.first_paid_at, Customer.last_paid_at, Customer.paid_order_count,
-        Customer.total_spend, Customer.refund_count, Customer.complaint_count, Customer.layer,
-        Customer.activity, Customer.tier, Customer.flag_bad_reviewer, Customer.flag_picky,
+        Customer.id,
+        Customer.first_paid_at,
+        Customer.last_paid_at,
+        Customer.paid_order_count,
+        Customer.total_spend,
+        Customer.refund_count,
+        Customer.complaint_count,
+        Customer.layer,
+        Customer.activity,
+        Customer.tier,
+        Customer.flag_bad_reviewer,
+        Customer.flag_picky,
     )
     current = {row.id: row._asdict() for row in connection.execute(select(*columns))}
     for cid in current:
         if cid not in stats:
             stats[cid] = Stats(recent_complaints=complaints.get(cid, (0, 0))[1])
-    no_orders = {"first_paid_at": None, "last_paid_at": None, "paid_order_count": 0,
-                 "total_spend": Decimal("0.00"), "refund_count": 0}
+    no_orders = {
+        "first_paid_at": None,
+        "last_paid_at": None,
+        "paid_order_count": 0,
+        "total_spend": Decimal("0.00"),
+        "refund_count": 0,
+    }
     changes = []
     for cid, values in classify(stats, now, t).items():
         if cid not in current:  # orders of a customer deleted meanwhile

@@ -1,6 +1,6 @@
 """Display helpers: shop-time-zone times, local phone form, money."""
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -15,12 +15,12 @@ def shop_zone() -> ZoneInfo:
 
 def to_shop_time(value: datetime) -> datetime:
     """A stored naive-UTC time as an aware time in the shop's zone."""
-    return value.replace(tzinfo=timezone.utc).astimezone(shop_zone())
+    return value.replace(tzinfo=UTC).astimezone(shop_zone())
 
 
 def shop_time_to_utc(value: datetime) -> datetime:
     """A naive time read in the shop's zone (an imported report) as naive UTC."""
-    return value.replace(tzinfo=shop_zone()).astimezone(timezone.utc).replace(tzinfo=None)
+    return value.replace(tzinfo=shop_zone()).astimezone(UTC).replace(tzinfo=None)
 
 
 def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

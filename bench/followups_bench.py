@@ -30,12 +30,11 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (  # noqa: E402
-    BASELINE, MEASURED_SALES_USER, Case, bench_arguments, chosen, htmx_headers, report, serving)
+from bench.common import BASELINE, MEASURED_SALES_USER, Case, bench_arguments, chosen, htmx_headers, report, serving  # noqa: E402
 
 QUEUE = "/follow-ups/"
 SHOW_MORE = re.compile(r'hx-get="(/follow-ups/\?[^"]*section=[^"]*)"')
-COUNTERS = re.compile(r'<strong>(\d+)</strong>\s*([^<]+?)\s*</a>')
+COUNTERS = re.compile(r"<strong>(\d+)</strong>\s*([^<]+?)\s*</a>")
 
 
 def _size(body: str) -> str:
@@ -59,14 +58,28 @@ def _period(days: int) -> str:
 
 def queue_cases(page: str) -> list[Case]:
     """The queue's pages; `page` is the queue as the measured user sees it, for its "Show more" links."""
-    cases = [Case(f"queue: whole page ({MEASURED_SALES_USER})", QUEUE, MEASURED_SALES_USER, detail=_size),
-             Case("queue: counters (htmx)", "/follow-ups/counters", MEASURED_SALES_USER,
-                  headers=htmx_headers(QUEUE, "counters"), detail=_size)]
+    cases = [
+        Case(f"queue: whole page ({MEASURED_SALES_USER})", QUEUE, MEASURED_SALES_USER, detail=_size),
+        Case(
+            "queue: counters (htmx)",
+            "/follow-ups/counters",
+            MEASURED_SALES_USER,
+            headers=htmx_headers(QUEUE, "counters"),
+            detail=_size,
+        ),
+    ]
     for link in SHOW_MORE.findall(page):
         path = html.unescape(link)
         section = re.search(r"section=(\w+)", path).group(1)
-        cases.append(Case(f"queue: show more, {section} (htmx)", path, MEASURED_SALES_USER,
-                          headers=htmx_headers(QUEUE, None), detail=_size))
+        cases.append(
+            Case(
+                f"queue: show more, {section} (htmx)",
+                path,
+                MEASURED_SALES_USER,
+                headers=htmx_headers(QUEUE, None),
+                detail=_size,
+            )
+        )
     return cases
 
 

@@ -26,7 +26,7 @@ import time
 from bisect import bisect
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from itertools import accumulate
 from operator import itemgetter
 from pathlib import Path
@@ -34,8 +34,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (  # noqa: E402
-    BENCH_PASSWORD, BENCH_USERNAME, DEFAULT_DB, MEASURED_SALES_USER, SALES_USERS, make_app, step)
+from bench.common import BENCH_PASSWORD, BENCH_USERNAME, DEFAULT_DB, MEASURED_SALES_USER, SALES_USERS, make_app, step  # noqa: E402
 
 CUSTOMER_CHUNK = 10_000
 ORDER_CHUNK = 50_000
@@ -98,8 +97,21 @@ def _insert(model, keys: list[str]):
     return str(compiled), processors
 
 
-ORDER_KEYS = ["order_no", "customer_id", "platform", "status", "amount", "refund_amount", "items", "item_count",
-              "review", "created_at", "paid_at", "shipped_at", "closed_at"]
+ORDER_KEYS = [
+    "order_no",
+    "customer_id",
+    "platform",
+    "status",
+    "amount",
+    "refund_amount",
+    "items",
+    "item_count",
+    "review",
+    "created_at",
+    "paid_at",
+    "shipped_at",
+    "closed_at",
+]
 
 
 def _order_insert():
@@ -144,10 +156,25 @@ BRING_BACK = 0.2  # share of lost customers a supervisor brings back later
 # now, whenever they were created, as the orders are spread over the year: a steady workload,
 # as in a shop that has run for years, rather than one growing with the customer base.
 ASSIGNMENT_DAYS = 700
-FOLLOW_UP_KEYS = ["customer_id", "assignee_id", "cycle", "kind", "due_at", "due_on", "status", "outcome", "channel",
-                  "note", "completed_by_id", "completed_at", "days_late", "created_at"]
-ASSIGNEE, STATUS, COMPLETED_BY, CREATED_AT = (FOLLOW_UP_KEYS.index(k) for k in (
-    "assignee_id", "status", "completed_by_id", "created_at"))
+FOLLOW_UP_KEYS = [
+    "customer_id",
+    "assignee_id",
+    "cycle",
+    "kind",
+    "due_at",
+    "due_on",
+    "status",
+    "outcome",
+    "channel",
+    "note",
+    "completed_by_id",
+    "completed_at",
+    "days_late",
+    "created_at",
+]
+ASSIGNEE, STATUS, COMPLETED_BY, CREATED_AT = (
+    FOLLOW_UP_KEYS.index(k) for k in ("assignee_id", "status", "completed_by_id", "created_at")
+)
 
 
 @dataclass
@@ -197,12 +224,21 @@ class _Calendar:
         opening = self.opening.get(day)
         if opening is None:
             local = datetime(day.year, day.month, day.day, 9, tzinfo=self.zone)
-            opening = self.opening[day] = local.astimezone(timezone.utc).replace(tzinfo=None)
+            opening = self.opening[day] = local.astimezone(UTC).replace(tzinfo=None)
         return opening + timedelta(minutes=int(rng.random() * 750))
 
 
-def _play(customer_id: int, owner_id: int, assigned_at: datetime, rng: random.Random, on_time: float,
-          outcome: _Picker, now: datetime, s, calendar: _Calendar) -> Played:
+def _play(
+    customer_id: int,
+    owner_id: int,
+    assigned_at: datetime,
+    rng: random.Random,
+    on_time: float,
+    outcome: _Picker,
+    now: datetime,
+    s,
+    calendar: _Calendar,
+) -> Played:
     from app.followups import cycles
 
     since = now - timedelta(days=365)
@@ -217,16 +253,37 @@ def _play(customer_id: int, owner_id: int, assigned_at: datetime, rng: random.Ra
         if done_at <= opened_at:  # early, but not before the task existed
             done_at = opened_at + timedelta(minutes=5 + int(rng.random() * 180))
             done_on = cycles.shop_date(done_at, calendar.zone)
-        task = [customer_id, None, plan.cycle, str(plan.kind), _moment(plan.due_at), due_on.isoformat(), "open",
-                None, None, None, None, None, None, _moment(opened_at)]
+        task = [
+            customer_id,
+            None,
+            plan.cycle,
+            str(plan.kind),
+            _moment(plan.due_at),
+            due_on.isoformat(),
+            "open",
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            _moment(opened_at),
+        ]
         if done_at > now:
             tasks.append(task)
             return Played(customer_id, owner_id, tasks, plan.cycle, streak, "active", last_contact)
         result = outcome(rng)
         if done_at >= since:
             # days_late as cycles.days_late counts it: shop-calendar days after the due day.
-            task[STATUS:CREATED_AT] = ["done", str(result), _channel(rng), rng.choice(NOTES[result]), None,
-                                       _moment(done_at), max(0, (done_on - due_on).days)]
+            task[STATUS:CREATED_AT] = [
+                "done",
+                str(result),
+                _channel(rng),
+                rng.choice(NOTES[result]),
+                None,
+                _moment(done_at),
+                max(0, (done_on - due_on).days),
+            ]
             tasks.append(task)
         last_contact = done_at
         decision = cycles.after_outcome(result, plan.cycle, streak, done_at, s)
@@ -294,19 +351,26 @@ def _follow_ups(job: tuple) -> tuple[list[tuple], list[tuple], list[tuple], dict
                 task[COMPLETED_BY] = p.owner_id
         rows += p.tasks
     rows.sort(key=itemgetter(CREATED_AT))
-    states = [(p.cycle, p.streak, p.state, p.last_contact_at and _moment(p.last_contact_at), p.customer_id)
-              for p in played]
+    states = [
+        (p.cycle, p.streak, p.state, p.last_contact_at and _moment(p.last_contact_at), p.customer_id) for p in played
+    ]
     moves = [(p.owner_id, p.customer_id) for p in played if p.owner_id != original[p.customer_id]]
-    summary = {"done": len(rows) - sum(p.has_open_task for p in played), "open": sum(p.has_open_task for p in played),
-               "lost": sum(p.state == "lost" for p in played), "stopped": sum(p.state == "stopped" for p in played),
-               "moved": len(moves)}
+    summary = {
+        "done": len(rows) - sum(p.has_open_task for p in played),
+        "open": sum(p.has_open_task for p in played),
+        "lost": sum(p.state == "lost" for p in played),
+        "stopped": sum(p.state == "stopped" for p in played),
+        "moved": len(moves),
+    }
     return [tuple(row) for row in rows], states, moves, summary  # executemany wants tuples
 
 
 def _secondary_indexes(connection, table: str) -> list[str]:
-    return list(connection.exec_driver_sql(
-        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (table,)
-    ).scalars())
+    return list(
+        connection.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (table,)
+        ).scalars()
+    )
 
 
 @contextmanager
@@ -370,17 +434,26 @@ def _generate(pool, path: Path, customers: int, orders: int, seed: int, open_tas
             with step(f"users ({len(users)})", timings):
                 password_hash = generate_password_hash(BENCH_PASSWORD)  # hashed once: scrypt is slow on purpose
                 now = utcnow()
-                rows = [{"username": u, "display_name": d, "role": r, "password_hash": password_hash,
-                         "active": True, "created_at": now} for u, d, r in users]
-                user_ids = list(connection.scalars(
-                    insert(User).returning(User.id, sort_by_parameter_order=True), rows))
+                rows = [
+                    {
+                        "username": u,
+                        "display_name": d,
+                        "role": r,
+                        "password_hash": password_hash,
+                        "active": True,
+                        "created_at": now,
+                    }
+                    for u, d, r in users
+                ]
+                user_ids = list(connection.scalars(insert(User).returning(User.id, sort_by_parameter_order=True), rows))
                 by_name = {u: uid for uid, (u, _, _) in zip(user_ids, users)}
                 sales_ids = [uid for uid, (_, _, role) in zip(user_ids, users) if role == Role.SALES]
                 owners = sales_ids + [None]
 
             # Both kinds of chunk are queued at once: workers make orders while customers are written.
             customer_chunks = pool.imap(
-                _customer_chunk, [(*job, owners) for job in _chunks(customers, CUSTOMER_CHUNK, seed)])
+                _customer_chunk, [(*job, owners) for job in _chunks(customers, CUSTOMER_CHUNK, seed)]
+            )
             order_chunks = pool.imap(_order_chunk, _chunks(orders, ORDER_CHUNK, seed + 1))
 
             customer_ids: list[int] = []
@@ -401,9 +474,21 @@ def _generate(pool, path: Path, customers: int, orders: int, seed: int, open_tas
                         connection.exec_driver_sql(sql, chunk)
 
             # The worker plays the follow-up cycles while this process recomputes the segments.
-            follow_ups = pool.apply_async(_follow_ups, [(
-                owned, sales_ids, by_name[MEASURED_SALES_USER], open_tasks, utcnow(),
-                CycleSettings.from_config(app.config), app.config["SHOP_TIMEZONE"], seed + 2)])
+            follow_ups = pool.apply_async(
+                _follow_ups,
+                [
+                    (
+                        owned,
+                        sales_ids,
+                        by_name[MEASURED_SALES_USER],
+                        open_tasks,
+                        utcnow(),
+                        CycleSettings.from_config(app.config),
+                        app.config["SHOP_TIMEZONE"],
+                        seed + 2,
+                    )
+                ],
+            )
 
             with step("segments recompute", timings):
                 changed = recompute(connection, utcnow(), Thresholds.from_config(app.config))
@@ -415,14 +500,18 @@ def _generate(pool, path: Path, customers: int, orders: int, seed: int, open_tas
                 sql = _insert(FollowUp, FOLLOW_UP_KEYS)[0]
                 with deferred(connection, _secondary_indexes(connection, "follow_ups")):
                     for start in range(0, len(task_rows), FOLLOW_UP_CHUNK):
-                        connection.exec_driver_sql(sql, task_rows[start:start + FOLLOW_UP_CHUNK])
+                        connection.exec_driver_sql(sql, task_rows[start : start + FOLLOW_UP_CHUNK])
                 connection.exec_driver_sql(
                     "UPDATE customers SET cycle = ?, unconverted_streak = ?, follow_up_state = ?, last_contact_at = ?"
-                    " WHERE id = ?", states)
+                    " WHERE id = ?",
+                    states,
+                )
                 connection.exec_driver_sql("UPDATE customers SET owner_id = ? WHERE id = ?", moves)
-            print(f"  {summary['done']:,} done, {summary['open']:,} open ({open_tasks:,} of them {MEASURED_SALES_USER}'s); "
-                  f"{summary['lost']:,} customers lost, {summary['stopped']:,} stopped; "
-                  f"{summary['moved']:,} customers moved to or from {MEASURED_SALES_USER}")
+            print(
+                f"  {summary['done']:,} done, {summary['open']:,} open ({open_tasks:,} of them {MEASURED_SALES_USER}'s); "
+                f"{summary['lost']:,} customers lost, {summary['stopped']:,} stopped; "
+                f"{summary['moved']:,} customers moved to or from {MEASURED_SALES_USER}"
+            )
 
         with step("checkpoint", timings):
             with db.engine.connect() as connection:
@@ -437,15 +526,21 @@ def main() -> int:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--open-tasks", type=int, default=2000,
-                        help=f"open follow-up tasks of {MEASURED_SALES_USER}, the user the queue bench signs in as")
+    parser.add_argument(
+        "--open-tasks",
+        type=int,
+        default=2000,
+        help=f"open follow-up tasks of {MEASURED_SALES_USER}, the user the queue bench signs in as",
+    )
     args = parser.parse_args()
     path = Path(args.path).resolve()
     print(f"Generating {path}: {args.customers:,} customers, {args.orders:,} orders")
     start = time.perf_counter()
     generate(path, args.customers, args.orders, args.seed, args.open_tasks)
     size = path.stat().st_size / 2**20
-    print(f"Done in {time.perf_counter() - start:.1f} s; {size:.0f} MiB. Sign in as {BENCH_USERNAME} / {BENCH_PASSWORD}.")
+    print(
+        f"Done in {time.perf_counter() - start:.1f} s; {size:.0f} MiB. Sign in as {BENCH_USERNAME} / {BENCH_PASSWORD}."
+    )
     return 0
 
 

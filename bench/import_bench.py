@@ -21,12 +21,33 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-HEADER = ["订单编号", "买家会员名", "买家实际支付金额", "订单状态", "收货人姓名", "联系手机", "收货地址", "订单创建时间",
-          "订单付款时间", "宝贝标题", "宝贝总数量", "退款金额", "买家留言", "物流单号"]
+HEADER = [
+    "订单编号",
+    "买家会员名",
+    "买家实际支付金额",
+    "订单状态",
+    "收货人姓名",
+    "联系手机",
+    "收货地址",
+    "订单创建时间",
+    "订单付款时间",
+    "宝贝标题",
+    "宝贝总数量",
+    "退款金额",
+    "买家留言",
+    "物流单号",
+]
 STATUSES = ["交易成功"] * 14 + ["卖家已发货，等待买家确认", "买家已付款，等待卖家发货", "等待买家付款", "交易关闭"]
-ADDRESSES = ["浙江省 杭州市 西湖区 文三路{}号", "广东省 广州市 天河区 天河路{}号", "江苏省 南京市 鼓楼区 中山路{}号",
-             "上海 上海市 浦东新区 世纪大道{}号", "北京 北京市 朝阳区 建国路{}号", "四川省 成都市 武侯区 人民南路{}号",
-             "广西壮族自治区 南宁市 青秀区 民族大道{}号", "湖北省 武汉市 洪山区 珞喻路{}号"]
+ADDRESSES = [
+    "浙江省 杭州市 西湖区 文三路{}号",
+    "广东省 广州市 天河区 天河路{}号",
+    "江苏省 南京市 鼓楼区 中山路{}号",
+    "上海 上海市 浦东新区 世纪大道{}号",
+    "北京 北京市 朝阳区 建国路{}号",
+    "四川省 成都市 武侯区 人民南路{}号",
+    "广西壮族自治区 南宁市 青秀区 民族大道{}号",
+    "湖北省 武汉市 洪山区 珞喻路{}号",
+]
 
 
 def report(rows: int, seed: int = 7) -> bytes:
@@ -51,12 +72,24 @@ def report(rows: int, seed: int = 7) -> bytes:
         refund = amount if status == "交易关闭" and rng.random() < 0.5 else "0.00"
         if i % 500 == 499:
             amount = "待定"  # a bad row now and then: rejected with a reason, never stops the others
-        writer.writerow([
-            f'="{3400000000000000000 + i}"', nickname, amount, status, name, f"'{phone}",
-            rng.choice(ADDRESSES).format(rng.randint(1, 999)), created.strftime("%Y-%m-%d %H:%M:%S"),
-            paid.strftime("%Y-%m-%d %H:%M:%S") if paid else "", rng.choice(PRODUCTS), str(rng.randint(1, 3)), refund,
-            "", f"YT{rng.randrange(10**12):012d}",
-        ])
+        writer.writerow(
+            [
+                f'="{3400000000000000000 + i}"',
+                nickname,
+                amount,
+                status,
+                name,
+                f"'{phone}",
+                rng.choice(ADDRESSES).format(rng.randint(1, 999)),
+                created.strftime("%Y-%m-%d %H:%M:%S"),
+                paid.strftime("%Y-%m-%d %H:%M:%S") if paid else "",
+                rng.choice(PRODUCTS),
+                str(rng.randint(1, 3)),
+                refund,
+                "",
+                f"YT{rng.randrange(10**12):012d}",
+            ]
+        )
     return out.getvalue().encode("gbk")
 
 
@@ -75,10 +108,16 @@ def main(rows: int) -> None:
         began = time.perf_counter()
         content = report(rows)
         (folder / "ExportOrderList.csv").write_bytes(content)
-        print(f"report: {rows:,} rows, {len(content) / 1e6:.1f} MB GBK CSV, written in {time.perf_counter() - began:.1f} s")
+        print(
+            f"report: {rows:,} rows, {len(content) / 1e6:.1f} MB GBK CSV, written in {time.perf_counter() - began:.1f} s"
+        )
 
-        app = create_app("development", SQLALCHEMY_DATABASE_URI=f"sqlite:///{folder / 'bench.db'}",
-                         REDIS_URL=None, EMBEDDED_REDIS_DIR=str(folder / "redis"))
+        app = create_app(
+            "development",
+            SQLALCHEMY_DATABASE_URI=f"sqlite:///{folder / 'bench.db'}",
+            REDIS_URL=None,
+            EMBEDDED_REDIS_DIR=str(folder / "redis"),
+        )
         with app.app_context():
             upgrade(directory=str(ROOT / "migrations"))
             user = User(username="bench", display_name="Bench", role=Role.SUPERVISOR, password_hash="-")
@@ -86,8 +125,14 @@ def main(rows: int) -> None:
             db.session.commit()
             user_id, header = user.id, HEADER
             for attempt in ("first import", "same file again"):
-                run = ImportRun(filename="ExportOrderList.csv", content=content, preset=TAOBAO.key,
-                                mapping=TAOBAO.suggest(header), state=ImportState.QUEUED, started_by_id=user_id)
+                run = ImportRun(
+                    filename="ExportOrderList.csv",
+                    content=content,
+                    preset=TAOBAO.key,
+                    mapping=TAOBAO.suggest(header),
+                    state=ImportState.QUEUED,
+                    started_by_id=user_id,
+                )
                 db.session.add(run)
                 db.session.commit()
                 run_id = run.id

@@ -61,10 +61,21 @@ def main() -> int:
             print(f"{customers:,} customers, {orders:,} orders")
 
             with db.engine.begin() as connection:  # not timed: forget every derived figure
-                connection.execute(update(Customer).values(
-                    first_paid_at=None, last_paid_at=None, paid_order_count=0, total_spend=0, refund_count=0,
-                    complaint_count=0, layer="prospect", activity="inactive", tier="none",
-                    flag_bad_reviewer=False, flag_picky=False))
+                connection.execute(
+                    update(Customer).values(
+                        first_paid_at=None,
+                        last_paid_at=None,
+                        paid_order_count=0,
+                        total_spend=0,
+                        refund_count=0,
+                        complaint_count=0,
+                        layer="prospect",
+                        activity="inactive",
+                        tier="none",
+                        flag_bad_reviewer=False,
+                        flag_picky=False,
+                    )
+                )
 
             timings = []
             for label in ("first run (every customer changes)", "second run (nothing to change)"):
@@ -78,7 +89,9 @@ def main() -> int:
             with db.engine.connect() as connection:
                 start = time.perf_counter()
                 gather(connection, now, thresholds)
-                print(f"of which the aggregate over the orders (app.segments.gather): {time.perf_counter() - start:.2f} s")
+                print(
+                    f"of which the aggregate over the orders (app.segments.gather): {time.perf_counter() - start:.2f} s"
+                )
             db.engine.dispose()
     finally:
         if not args.in_place:

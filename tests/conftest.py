@@ -117,8 +117,13 @@ def password_hash():
 def make_user(password_hash):
     def make(role: Role = Role.SALES, username: str | None = None, **values) -> User:
         number = next(_numbers)
-        user = User(username=username or f"{role}{number}", display_name=values.pop("display_name", f"{role.title()} {number}"),
-                    role=role, password_hash=password_hash, **values)
+        user = User(
+            username=username or f"{role}{number}",
+            display_name=values.pop("display_name", f"{role.title()} {number}"),
+            role=role,
+            password_hash=password_hash,
+            **values,
+        )
         db.session.add(user)
         db.session.commit()
         return user
@@ -160,12 +165,20 @@ def make_customer():
 
 @pytest.fixture
 def make_order():
-    def make(customer: Customer, days_ago: float = 10, amount: str = "100", status: str = OrderStatus.COMPLETED, **values) -> Order:
+    def make(
+        customer: Customer, days_ago: float = 10, amount: str = "100", status: str = OrderStatus.COMPLETED, **values
+    ) -> Order:
         created = utcnow() - timedelta(days=days_ago)
         paid = status in (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.COMPLETED, OrderStatus.REFUNDED)
-        order = Order(order_no=values.pop("order_no", f"T{next(_numbers):012d}"), customer_id=customer.id,
-                      status=status, amount=Decimal(amount), created_at=created,
-                      paid_at=created + timedelta(minutes=5) if paid else None, **values)
+        order = Order(
+            order_no=values.pop("order_no", f"T{next(_numbers):012d}"),
+            customer_id=customer.id,
+            status=status,
+            amount=Decimal(amount),
+            created_at=created,
+            paid_at=created + timedelta(minutes=5) if paid else None,
+            **values,
+        )
         db.session.add(order)
         db.session.commit()
         return order

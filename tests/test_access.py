@@ -79,7 +79,9 @@ def _routes():
         if rule.endpoint == "static":
             continue
         # Arguments with a fixed set of values (any(...)) get the first one; others are filled per role.
-        arguments = {name: sorted(getattr(converter, "items", [None]))[0] for name, converter in rule._converters.items()}
+        arguments = {
+            name: sorted(getattr(converter, "items", [None]))[0] for name, converter in rule._converters.items()
+        }
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             yield rule.rule, rule.endpoint, method, arguments
 
@@ -88,8 +90,11 @@ ROUTES = list(_routes())
 
 
 def test_every_route_has_an_expected_protection():
-    missing = [(endpoint, method) for rule, endpoint, method, _ in ROUTES
-               if (endpoint, method) not in EXPECTED and not rule.startswith(IMPORTS_PREFIX)]
+    missing = [
+        (endpoint, method)
+        for rule, endpoint, method, _ in ROUTES
+        if (endpoint, method) not in EXPECTED and not rule.startswith(IMPORTS_PREFIX)
+    ]
     assert not missing, f"add these routes to EXPECTED: {missing}"
     stale = set(EXPECTED) - {(endpoint, method) for _, endpoint, method, _ in ROUTES}
     assert not stale, f"these routes no longer exist: {stale}"
@@ -171,11 +176,16 @@ def test_anonymous_login_redirect_keeps_the_page_to_return_to(client, make_user)
 
 # --- records of other sales users -------------------------------------------------------------
 
+
 def _customer_state(customer_id: int):
     db.session.expire_all()
     customer = db.session.get(Customer, customer_id)
-    complaints = db.session.scalar(select(func.count()).select_from(Complaint).where(Complaint.customer_id == customer_id))
-    audits = db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.customer_id == customer_id))
+    complaints = db.session.scalar(
+        select(func.count()).select_from(Complaint).where(Complaint.customer_id == customer_id)
+    )
+    audits = db.session.scalar(
+        select(func.count()).select_from(AuditEntry).where(AuditEntry.customer_id == customer_id)
+    )
     return (customer.name, customer.phone, customer.owner_id, customer.complaint_count, complaints, audits)
 
 
@@ -253,13 +263,16 @@ def test_duplicate_check_does_not_reveal_another_owners_customer(client, login_a
 
 def test_sales_cannot_assign_an_owner(client, login_as, world):
     me = login_as(Role.SALES)
-    response = client.post("/customers/new", data={"name": "自己登记", "source": "inquiry",
-                                                   "owner_id": str(world["other"].id)})
+    response = client.post(
+        "/customers/new", data={"name": "自己登记", "source": "inquiry", "owner_id": str(world["other"].id)}
+    )
     assert response.status_code == 302
     customer = db.session.scalar(select(Customer).where(Customer.name == "自己登记"))
     assert customer.owner_id == me.id
-    response = client.post(f"/customers/{customer.id}/edit", data={"name": "自己登记", "source": "inquiry",
-                                                                   "owner_id": str(world["other"].id)})
+    response = client.post(
+        f"/customers/{customer.id}/edit",
+        data={"name": "自己登记", "source": "inquiry", "owner_id": str(world["other"].id)},
+    )
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(Customer, customer.id).owner_id == me.id
@@ -279,6 +292,7 @@ def test_overview_counts_everyone_for_supervisors(client, login_as, world):
 
 
 # --- CSRF -------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def csrf_on(app, monkeypatch):
@@ -312,8 +326,11 @@ def test_post_with_a_wrong_csrf_token_is_refused(client, login_as, csrf_on):
     login_as(Role.SALES)
     csrf_on()
     client.get("/customers/new")
-    response = client.post("/customers/new", data={"name": "假令牌", "source": "inquiry"},
-                           headers={"X-CSRFToken": "not-the-token", "HX-Request": "true"})
+    response = client.post(
+        "/customers/new",
+        data={"name": "假令牌", "source": "inquiry"},
+        headers={"X-CSRFToken": "not-the-token", "HX-Request": "true"},
+    )
     assert response.status_code == 400
     assert not _registered("假令牌")
 
@@ -322,8 +339,11 @@ def test_htmx_post_with_the_token_from_body_hx_headers_is_accepted(client, login
     login_as(Role.SALES)
     csrf_on()
     token = _hx_token(client.get("/customers/new").text)
-    response = client.post("/customers/new", data={"name": "带头令牌", "source": "inquiry"},
-                           headers={"X-CSRFToken": token, "HX-Request": "true"})
+    response = client.post(
+        "/customers/new",
+        data={"name": "带头令牌", "source": "inquiry"},
+        headers={"X-CSRFToken": token, "HX-Request": "true"},
+    )
     assert response.status_code == 302
     assert _registered("带头令牌")
 
@@ -341,8 +361,14 @@ def test_every_page_carries_the_htmx_token(client, login_as, csrf_on, make_custo
     user = login_as(Role.ADMIN)
     customer = make_customer(owner=user)
     csrf_on()
-    for path in ("/customers/", "/customers/new", f"/customers/{customer.id}", f"/customers/{customer.id}/edit",
-                 "/users", "/reports/overview"):
+    for path in (
+        "/customers/",
+        "/customers/new",
+        f"/customers/{customer.id}",
+        f"/customers/{customer.id}/edit",
+        "/users",
+        "/reports/overview",
+    ):
         assert _hx_token(client.get(path).text), path
 
 

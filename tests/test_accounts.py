@@ -18,8 +18,9 @@ BAD_LOGIN = "Wrong username or password, or the account is deactivated."
 
 
 def sign_in(client, username, password, address="127.0.0.1", **data):
-    return client.post("/login", data={"username": username, "password": password, **data},
-                       environ_base={"REMOTE_ADDR": address})
+    return client.post(
+        "/login", data={"username": username, "password": password, **data}, environ_base={"REMOTE_ADDR": address}
+    )
 
 
 def signed_in(client) -> bool:
@@ -33,6 +34,7 @@ def audit_entries(action: str) -> list[AuditEntry]:
 
 
 # --- signing in -------------------------------------------------------------------------------
+
 
 def test_login_page_is_public(client):
     response = client.get("/login")
@@ -97,13 +99,20 @@ def test_login_follows_a_local_next(client, make_user):
 
 @pytest.mark.parametrize(
     "target",
-    ["https://evil.example/", "//evil.example/", "/\\evil.example/", "\\\\evil.example", "javascript:alert(1)",
-     "http://localhost.evil.example/x"],
+    [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example/",
+        "\\\\evil.example",
+        "javascript:alert(1)",
+        "http://localhost.evil.example/x",
+    ],
 )
 def test_login_never_redirects_off_site(client, make_user, target):
     user = make_user(Role.SALES)
-    response = client.post("/login", query_string={"next": target},
-                           data={"username": user.username, "password": PASSWORD})
+    response = client.post(
+        "/login", query_string={"next": target}, data={"username": user.username, "password": PASSWORD}
+    )
     assert response.status_code == 302
     location = response.headers["Location"]
     # Werkzeug percent-encodes a backslash, so "/%5Cevil.example/" is a path on this site.
@@ -157,6 +166,7 @@ def test_deactivating_a_signed_in_user_ends_their_session(app, client, make_user
 
 
 # --- throttle ---------------------------------------------------------------------------------
+
 
 def test_sixth_attempt_on_an_account_is_refused_even_with_the_right_password(client, make_user):
     user = make_user(Role.SALES)
@@ -221,6 +231,7 @@ def test_throttle_ends_with_its_window(app, client, make_user, monkeypatch):
 
 # --- secure cookies under the production settings ---------------------------------------------
 
+
 @pytest.fixture
 def production_app(app, database_url):
     get_redis()  # starts the embedded server, if that is the one in use, and records its URL
@@ -268,14 +279,18 @@ def test_production_login_sets_secure_httponly_samesite_cookies(production_app, 
 def test_production_refuses_a_login_without_csrf_token(production_app, make_user):
     user = make_user(Role.SALES)
     client = production_app.test_client()
-    response = client.post("/login", base_url="https://portal.example",
-                           headers={"Referer": "https://portal.example/login"},
-                           data={"username": user.username, "password": PASSWORD})
+    response = client.post(
+        "/login",
+        base_url="https://portal.example",
+        headers={"Referer": "https://portal.example/login"},
+        data={"username": user.username, "password": PASSWORD},
+    )
     assert response.status_code == 400
     assert "Set-Cookie" not in response.headers or "remember_token" not in response.headers["Set-Cookie"]
 
 
 # --- the admin's user management --------------------------------------------------------------
+
 
 def test_users_page_lists_everyone(client, login_as, make_user):
     admin = login_as(Role.ADMIN)
@@ -287,8 +302,10 @@ def test_users_page_lists_everyone(client, login_as, make_user):
 
 def test_admin_creates_a_user(client, login_as):
     admin = login_as(Role.ADMIN)
-    response = client.post("/users", data={"username": "li.ming", "display_name": "李明", "role": "supervisor",
-                                           "password": "long-enough-1"})
+    response = client.post(
+        "/users",
+        data={"username": "li.ming", "display_name": "李明", "role": "supervisor", "password": "long-enough-1"},
+    )
     assert response.status_code == 302 and response.headers["Location"] == "/users"
     page = client.get("/users").text
     assert "User li.ming created." in page and "李明" in page
@@ -306,8 +323,9 @@ def test_admin_creates_a_user(client, login_as):
 def test_creating_a_taken_username_shows_the_error_by_the_field(client, login_as, make_user):
     login_as(Role.ADMIN)
     make_user(Role.SALES, username="wang")
-    response = client.post("/users", data={"username": "WANG", "display_name": "王", "role": "sales",
-                                           "password": "long-enough-1"})
+    response = client.post(
+        "/users", data={"username": "WANG", "display_name": "王", "role": "sales", "password": "long-enough-1"}
+    )
     assert response.status_code == 422
     assert re.search(r'id="username-error">This username is taken\.', response.text)
     assert db.session.scalar(select(User).where(User.display_name == "王")) is None
@@ -342,7 +360,11 @@ def test_admin_deactivates_and_reactivates_a_user(client, login_as, make_user):
     assert not user.active
     [entry] = audit_entries("user.deactivated")
     assert (entry.actor_id, entry.subject, entry.before, entry.after) == (
-        admin.id, f"user:{user.id}", {"active": True}, {"active": False})
+        admin.id,
+        f"user:{user.id}",
+        {"active": True},
+        {"active": False},
+    )
 
     other = client.application.test_client()
     other.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
@@ -369,6 +391,7 @@ def test_admin_cannot_deactivate_self(client, login_as):
 
 # --- the handover before deactivating --------------------------------------------------------
 
+
 @pytest.fixture
 def leaver(make_user, make_customer):
     """A sales person with three customers, each with an open follow-up."""
@@ -386,8 +409,11 @@ def customers_of(user: User) -> list[Customer]:
 
 def open_tasks(user: User) -> list[FollowUp]:
     db.session.expire_all()
-    return list(db.session.scalars(select(FollowUp).where(FollowUp.assignee_id == user.id,
-                                                          FollowUp.status == FollowUpStatus.OPEN)))
+    return list(
+        db.session.scalars(
+            select(FollowUp).where(FollowUp.assignee_id == user.id, FollowUp.status == FollowUpStatus.OPEN)
+        )
+    )
 
 
 def test_deactivating_a_user_with_customers_asks_for_a_handover_first(client, login_as, leaver):
@@ -454,12 +480,15 @@ def test_handover_leaving_them_unassigned_cancels_the_tasks(client, login_as, le
     assert set(statuses) == {FollowUpStatus.CANCELLED}
 
 
-@pytest.mark.parametrize("data, field, message", [
-    ({}, "how", "Choose what happens to their customers."),
-    ({"how": "person"}, "to", "Choose who takes them over."),
-    ({"how": "person", "to": "SELF"}, "to", "Choose an active sales person."),
-    ({"how": "person", "to": "SUPERVISOR"}, "to", "Choose an active sales person."),
-])
+@pytest.mark.parametrize(
+    "data, field, message",
+    [
+        ({}, "how", "Choose what happens to their customers."),
+        ({"how": "person"}, "to", "Choose who takes them over."),
+        ({"how": "person", "to": "SELF"}, "to", "Choose an active sales person."),
+        ({"how": "person", "to": "SUPERVISOR"}, "to", "Choose an active sales person."),
+    ],
+)
 def test_a_handover_without_a_valid_choice_changes_nothing(client, login_as, make_user, leaver, data, field, message):
     login_as(Role.ADMIN)
     supervisor = make_user(Role.SUPERVISOR)
@@ -541,6 +570,7 @@ def test_managing_an_unknown_user_is_404(client, login_as, path):
 
 # --- flask create-admin -----------------------------------------------------------------------
 
+
 def test_create_admin_command(app):
     runner = app.test_cli_runner()
     result = runner.invoke(args=["create-admin", "boss", "--name", "老板", "--password", "first-admin-pass"])
@@ -578,6 +608,7 @@ def test_create_admin_refuses_a_taken_username(app, make_user):
 
 
 # --- the interface language, chosen per user --------------------------------------------------
+
 
 def test_each_user_chooses_the_interface_language(client, login_as):
     user = login_as(Role.SALES)

@@ -27,8 +27,11 @@ def tasks_of(customer: Customer, status: str | None = None) -> list[FollowUp]:
 
 
 def open_tasks_of(user) -> int:
-    return db.session.scalar(select(func.count()).select_from(FollowUp)
-                             .where(FollowUp.assignee_id == user.id, FollowUp.status == FollowUpStatus.OPEN))
+    return db.session.scalar(
+        select(func.count())
+        .select_from(FollowUp)
+        .where(FollowUp.assignee_id == user.id, FollowUp.status == FollowUpStatus.OPEN)
+    )
 
 
 def entries(action: str, customer: Customer | None = None) -> list[AuditEntry]:
@@ -70,6 +73,7 @@ def owned(make_customer):
 
 # --- the page ---------------------------------------------------------------------------------
 
+
 def test_supervisor_sees_the_load_and_the_filtered_list(client, login_as, staff, owned, make_customer):
     login_as(Role.SUPERVISOR)
     owned(staff["wang"], 2)
@@ -101,7 +105,9 @@ def test_the_assignment_page_is_in_the_supervisors_navigation(client, login_as):
     assert 'href="/assignment/"' in client.get("/customers/").text
 
 
-@pytest.mark.parametrize("method, path", [("GET", "/assignment/"), ("POST", "/assignment/"), ("POST", "/assignment/auto")])
+@pytest.mark.parametrize(
+    "method, path", [("GET", "/assignment/"), ("POST", "/assignment/"), ("POST", "/assignment/auto")]
+)
 def test_sales_may_not_assign(client, login_as, make_customer, staff, method, path):
     customer = make_customer(name="别碰")
     login_as(Role.SALES)
@@ -115,23 +121,36 @@ def test_sales_may_not_assign(client, login_as, make_customer, staff, method, pa
 
 # --- assigning the ticked customers ----------------------------------------------------------
 
+
 def test_assigning_ticked_customers_opens_their_first_tasks(client, login_as, staff, make_customer):
     boss = login_as(Role.SUPERVISOR)
     first, second, untouched = make_customer(name="甲"), make_customer(name="乙"), make_customer(name="丙")
     before = utcnow()
-    response = client.post("/assignment/", data={"ids": [str(first.id), str(second.id)], "owner": str(staff["wang"].id)},
-                           headers={"HX-Request": "true"})
+    response = client.post(
+        "/assignment/",
+        data={"ids": [str(first.id), str(second.id)], "owner": str(staff["wang"].id)},
+        headers={"HX-Request": "true"},
+    )
     assert response.status_code == 200
     assert response.text.lstrip().startswith('<div id="workspace"')
     assert flash_text(response) == "2 customers assigned to 王芳."
     for customer in (first, second):
         assert reload(customer).owner_id == staff["wang"].id
         [task] = tasks_of(customer)
-        assert (task.assignee_id, task.status, task.cycle, task.kind) == (staff["wang"].id, "open", 1, Kind.FIRST_CONTACT)
+        assert (task.assignee_id, task.status, task.cycle, task.kind) == (
+            staff["wang"].id,
+            "open",
+            1,
+            Kind.FIRST_CONTACT,
+        )
         assert before + timedelta(days=7) - timedelta(minutes=1) < task.due_at < utcnow() + timedelta(days=7)
         assert reload(customer).cycle == 1
         [entry] = entries("customer.owner_changed", customer)
-        assert (entry.actor_id, entry.before, entry.after) == (boss.id, {"owner_id": None}, {"owner_id": staff["wang"].id})
+        assert (entry.actor_id, entry.before, entry.after) == (
+            boss.id,
+            {"owner_id": None},
+            {"owner_id": staff["wang"].id},
+        )
         [opened] = entries("follow_up.opened", customer)
         assert opened.after["assignee_id"] == staff["wang"].id and opened.actor_id == boss.id
     assert reload(untouched).owner_id is None and tasks_of(untouched) == []
@@ -168,8 +187,11 @@ def test_reassigning_moves_the_open_task_and_shows_on_the_timeline(client, login
     assert (moved.id, moved.assignee_id, moved.status, moved.cycle) == (task.id, staff["li"].id, "open", task.cycle)
     assert reload(customer).cycle == 1  # the same cycle goes on
     entry = entries("customer.owner_changed", customer)[-1]
-    assert (entry.actor_id, entry.before, entry.after) == (boss.id, {"owner_id": staff["wang"].id},
-                                                           {"owner_id": staff["li"].id})
+    assert (entry.actor_id, entry.before, entry.after) == (
+        boss.id,
+        {"owner_id": staff["wang"].id},
+        {"owner_id": staff["li"].id},
+    )
     timeline = client.get(f"/customers/{customer.id}").text
     assert re.search(rf"Owner changed</strong>\s*· {boss.display_name}\s*<small[^>]*>Owner: 王芳 → 李雷", timeline)
     assert open_tasks_of(staff["wang"]) == 0 and open_tasks_of(staff["li"]) == 1
@@ -210,6 +232,7 @@ def test_a_customer_followed_up_before_continues_their_cycle_count(client, login
 
 # --- all the filters match --------------------------------------------------------------------
 
+
 def test_all_matching_assigns_exactly_the_filtered_customers(client, login_as, staff, make_customer):
     login_as(Role.SUPERVISOR)
     zhejiang = [make_customer(province="浙江") for _ in range(3)]
@@ -228,7 +251,9 @@ def test_all_matching_with_the_owner_filter_moves_one_persons_customers(client, 
     login_as(Role.SUPERVISOR)
     wangs = owned(staff["wang"], 2)
     lis = owned(staff["li"], 1)
-    response = client.post(f"/assignment/?owner={staff['wang'].id}", data={"scope": "all", "owner": str(staff["zhang"].id)})
+    response = client.post(
+        f"/assignment/?owner={staff['wang'].id}", data={"scope": "all", "owner": str(staff["zhang"].id)}
+    )
     assert flash_text(response) == "2 customers assigned to 张伟."
     assert {reload(c).owner_id for c in wangs} == {staff["zhang"].id}
     assert reload(lis[0]).owner_id == staff["li"].id
@@ -248,32 +273,47 @@ def test_all_matching_refuses_while_a_filter_is_invalid(client, login_as, staff,
 def test_a_big_selection_is_assigned_in_one_go(client, login_as, staff):
     login_as(Role.SUPERVISOR)
     count = services.CHUNK * 2 + 7  # several chunks
-    db.session.execute(insert(Customer), [{"name": f"批量{n}", "province": "广东", "tags": "", "search_text": ""}
-                                          for n in range(count)])
+    db.session.execute(
+        insert(Customer),
+        [{"name": f"批量{n}", "province": "广东", "tags": "", "search_text": ""} for n in range(count)],
+    )
     db.session.commit()
     response = client.post("/assignment/?province=广东", data={"scope": "all", "owner": str(staff["wang"].id)})
     assert flash_text(response) == f"{count} customers assigned to 王芳."
-    assert db.session.scalar(select(func.count()).select_from(Customer).where(Customer.owner_id == staff["wang"].id)) == count
+    assert (
+        db.session.scalar(select(func.count()).select_from(Customer).where(Customer.owner_id == staff["wang"].id))
+        == count
+    )
     assert open_tasks_of(staff["wang"]) == count
     assert len(entries("customer.owner_changed")) == count and len(entries("follow_up.opened")) == count
 
 
 # --- refused -----------------------------------------------------------------------------------
 
+
 def _nothing_changed(*customers):
-    return (all(reload(c).owner_id is None for c in customers) and entries("customer.owner_changed") == []
-            and all(tasks_of(c) == [] for c in customers))
+    return (
+        all(reload(c).owner_id is None for c in customers)
+        and entries("customer.owner_changed") == []
+        and all(tasks_of(c) == [] for c in customers)
+    )
 
 
-@pytest.mark.parametrize("ids, message", [
-    (["999999"], "No customer has the ID 999999."),
-    (["abc"], "Not a customer ID: abc"),
-])
+@pytest.mark.parametrize(
+    "ids, message",
+    [
+        (["999999"], "No customer has the ID 999999."),
+        (["abc"], "Not a customer ID: abc"),
+    ],
+)
 def test_unknown_customer_ids_write_nothing(client, login_as, staff, make_customer, ids, message):
     login_as(Role.SUPERVISOR)
     real = make_customer()
-    response = client.post("/assignment/", data={"ids": [str(real.id)] + ids, "owner": str(staff["wang"].id)},
-                           headers={"HX-Request": "true"})
+    response = client.post(
+        "/assignment/",
+        data={"ids": [str(real.id)] + ids, "owner": str(staff["wang"].id)},
+        headers={"HX-Request": "true"},
+    )
     assert response.status_code == 422
     assert message in response.text
     assert _nothing_changed(real)
@@ -314,6 +354,7 @@ def test_nothing_ticked_or_nobody_chosen_says_so(client, login_as, staff, make_c
 
 # --- auto-assign ------------------------------------------------------------------------------
 
+
 def test_auto_assign_balances_by_open_load_and_opens_the_tasks(client, login_as, staff, owned, make_customer):
     login_as(Role.SUPERVISOR)
     owned(staff["wang"], 3)
@@ -349,6 +390,7 @@ def test_auto_assign_without_sales_staff_says_so(client, login_as, make_customer
 
 # --- the balancing rule, over plain values ----------------------------------------------------
 
+
 def test_balance_spreads_evenly_from_nothing():
     loads = [Load(1, "A"), Load(2, "B"), Load(3, "C")]
     given = balance(loads, [(n, True) for n in range(1, 7)])
@@ -362,8 +404,11 @@ def test_balance_fills_the_lightest_first():
 
 
 def test_balance_breaks_ties_by_customers_then_name():
-    loads = [Load(1, "Zed", customers=5, open_tasks=2), Load(2, "Amy", customers=9, open_tasks=2),
-             Load(3, "Bob", customers=5, open_tasks=2)]
+    loads = [
+        Load(1, "Zed", customers=5, open_tasks=2),
+        Load(2, "Amy", customers=9, open_tasks=2),
+        Load(3, "Bob", customers=5, open_tasks=2),
+    ]
     assert balance(loads, [(10, True)]) == {1: [], 2: [], 3: [10]}
     assert balance(loads, [(10, True), (11, True), (12, True)]) == {1: [11], 2: [12], 3: [10]}
 

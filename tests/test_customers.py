@@ -44,6 +44,7 @@ def registration(**values) -> dict:
 
 # --- registration -----------------------------------------------------------------------------
 
+
 def test_registration_form_is_short_for_sales(client, login_as):
     login_as(Role.SALES)
     text = client.get("/customers/new").text
@@ -127,8 +128,11 @@ def test_phone_is_checked_as_typed(client, login_as):
 def test_duplicate_phone_is_shown_before_saving(client, login_as, make_customer):
     user = login_as(Role.SALES)
     existing = make_customer(owner=user, name="老顾客", phone="+8613812345678")
-    response = client.get("/customers/check", query_string={"phone": "138-1234-5678", "platform": "", "nickname": ""},
-                          headers={"HX-Request": "true"})
+    response = client.get(
+        "/customers/check",
+        query_string={"phone": "138-1234-5678", "platform": "", "nickname": ""},
+        headers={"HX-Request": "true"},
+    )
     assert response.status_code == 200
     assert "<html" not in response.text
     assert "Already registered:" in response.text
@@ -163,8 +167,9 @@ def test_duplicate_phone_holds_the_registration_until_confirmed(client, login_as
     assert 'value="同号新客"' in response.text  # the form keeps what was typed
     assert customer_count() == 1
 
-    response = client.post("/customers/new", data=registration(name="同号新客", phone="13812345678",
-                                                                confirm_duplicate="1"))
+    response = client.post(
+        "/customers/new", data=registration(name="同号新客", phone="13812345678", confirm_duplicate="1")
+    )
     assert response.status_code == 302
     assert customer_count() == 2
 
@@ -188,8 +193,9 @@ def test_registration_records_tags_and_audit(client, login_as):
     client.post("/customers/new", data=registration(name="带标签", tags=" 回头客， 定制 ,,大码 "))
     customer = db.session.scalar(select(Customer).where(Customer.name == "带标签"))
     assert customer.tags == "回头客,定制,大码"
-    entry, opened = db.session.scalars(select(AuditEntry).where(AuditEntry.customer_id == customer.id)
-                                       .order_by(AuditEntry.id))
+    entry, opened = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.customer_id == customer.id).order_by(AuditEntry.id)
+    )
     assert (entry.action, entry.actor_id) == ("customer.registered", user.id)
     assert entry.after["name"] == "带标签" and entry.after["owner_id"] == user.id
     # Registered for herself, the customer is in her queue at once: first contact, cycle 1.
@@ -197,6 +203,7 @@ def test_registration_records_tags_and_audit(client, login_as):
 
 
 # --- editing ----------------------------------------------------------------------------------
+
 
 def test_edit_form_is_prefilled(client, login_as, make_customer):
     user = login_as(Role.SALES)
@@ -209,8 +216,7 @@ def test_edit_form_is_prefilled(client, login_as, make_customer):
 def test_edit_with_errors_shows_them_next_to_the_fields_and_changes_nothing(client, login_as, make_customer):
     user = login_as(Role.SALES)
     customer = make_customer(owner=user, name="原名", phone="+8613812345678")
-    response = client.post(f"/customers/{customer.id}/edit",
-                           data=registration(name="新名", phone="999", email="nope"))
+    response = client.post(f"/customers/{customer.id}/edit", data=registration(name="新名", phone="999", email="nope"))
     assert response.status_code == 422
     assert field_error(response.text, "phone") == PHONE_ERROR
     assert field_error(response.text, "email") == "Not a valid email address."
@@ -224,22 +230,25 @@ def test_edit_to_a_taken_nickname_is_refused(client, login_as, make_customer):
     user = login_as(Role.SALES)
     make_customer(name="别人", platform="taobao", nickname="taken_nick")
     customer = make_customer(owner=user, name="自己", platform="taobao", nickname="mine")
-    response = client.post(f"/customers/{customer.id}/edit",
-                           data=registration(name="自己", platform="taobao", nickname="taken_nick"))
+    response = client.post(
+        f"/customers/{customer.id}/edit", data=registration(name="自己", platform="taobao", nickname="taken_nick")
+    )
     assert response.status_code == 422
     assert field_error(response.text, "nickname") == NICKNAME_TAKEN
     assert reload(customer).nickname == "mine"
     # Saving without changing its own nickname is fine.
-    response = client.post(f"/customers/{customer.id}/edit",
-                           data=registration(name="自己", platform="taobao", nickname="mine"))
+    response = client.post(
+        f"/customers/{customer.id}/edit", data=registration(name="自己", platform="taobao", nickname="mine")
+    )
     assert response.status_code == 302
 
 
 def test_edit_saves_and_records_what_changed(client, login_as, make_customer):
     user = login_as(Role.SALES)
     customer = make_customer(owner=user, name="旧名字", phone="+8613812345678")
-    response = client.post(f"/customers/{customer.id}/edit",
-                           data=registration(name="新名字", phone="138 1234 5678", province="江苏"))
+    response = client.post(
+        f"/customers/{customer.id}/edit", data=registration(name="新名字", phone="138 1234 5678", province="江苏")
+    )
     assert response.status_code == 302 and response.headers["Location"] == f"/customers/{customer.id}"
     customer = reload(customer)
     assert (customer.name, customer.province, customer.phone) == ("新名字", "江苏", "+8613812345678")
@@ -265,8 +274,10 @@ def test_editing_keeps_a_deactivated_owner(client, login_as, make_user, make_cus
     customer = make_customer(owner=gone, name="留着", phone="+8613812345678")
     form = client.get(f"/customers/{customer.id}/edit").text
     assert re.search(rf'<option selected value="{gone.id}">Gone Seller</option>', form)
-    response = client.post(f"/customers/{customer.id}/edit",
-                           data=registration(name="留着", phone="13812345678", city="杭州", owner_id=str(gone.id)))
+    response = client.post(
+        f"/customers/{customer.id}/edit",
+        data=registration(name="留着", phone="13812345678", city="杭州", owner_id=str(gone.id)),
+    )
     assert response.status_code == 302
     customer = reload(customer)
     assert (customer.owner_id, customer.city) == (gone.id, "杭州")
@@ -274,14 +285,19 @@ def test_editing_keeps_a_deactivated_owner(client, login_as, make_user, make_cus
 
 def test_supervisor_reassigns_a_customer(client, login_as, make_user, make_customer):
     login_as(Role.SUPERVISOR)
-    first, second = make_user(Role.SALES, display_name="First Seller"), make_user(Role.SALES, display_name="Second Seller")
+    first, second = (
+        make_user(Role.SALES, display_name="First Seller"),
+        make_user(Role.SALES, display_name="Second Seller"),
+    )
     customer = make_customer(owner=first, name="换人", phone="+8613812345678")
-    response = client.post(f"/customers/{customer.id}/edit",
-                           data=registration(name="换人", phone="13812345678", owner_id=str(second.id)))
+    response = client.post(
+        f"/customers/{customer.id}/edit", data=registration(name="换人", phone="13812345678", owner_id=str(second.id))
+    )
     assert response.status_code == 302
     assert reload(customer).owner_id == second.id
-    [entry] = db.session.scalars(select(AuditEntry).where(AuditEntry.customer_id == customer.id,
-                                                          AuditEntry.action == "customer.owner_changed"))
+    [entry] = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.customer_id == customer.id, AuditEntry.action == "customer.owner_changed")
+    )
     assert (entry.before, entry.after) == ({"owner_id": first.id}, {"owner_id": second.id})
     page = client.get(f"/customers/{customer.id}").text
     assert "Owner changed" in page
@@ -290,14 +306,17 @@ def test_supervisor_reassigns_a_customer(client, login_as, make_user, make_custo
 
 # --- the list: search -------------------------------------------------------------------------
 
+
 @pytest.fixture
 def registry(login_as, make_customer):
     login_as(Role.SUPERVISOR)
     return {
-        "zhang": make_customer(name="张三丰", platform="taobao", nickname="wudang_master", phone="+8613812345678",
-                               tags="回头客,太极"),
-        "wang": make_customer(name="王五六七", platform="jd", nickname="LuckyCat88", phone="+8613998765432",
-                              tags="大码"),
+        "zhang": make_customer(
+            name="张三丰", platform="taobao", nickname="wudang_master", phone="+8613812345678", tags="回头客,太极"
+        ),
+        "wang": make_customer(
+            name="王五六七", platform="jd", nickname="LuckyCat88", phone="+8613998765432", tags="大码"
+        ),
         "alice": make_customer(name="Alice Smith", phone="+8615000001111", tags="VIP客户"),
     }
 
@@ -363,6 +382,7 @@ def test_no_match_says_so(client, registry):
 
 # --- the list: filters, sorting, pages --------------------------------------------------------
 
+
 def shanghai(*args) -> datetime:
     """A shop-time (UTC+8) wall clock time as the naive UTC the database keeps."""
     return datetime(*args) - timedelta(hours=8)
@@ -374,16 +394,43 @@ def varied(login_as, make_user, make_customer):
     seller = make_user(Role.SALES, display_name="Seller Qian")
     return {
         "seller": seller,
-        "key": make_customer(name="Key Zhejiang", owner=seller, layer=Layer.KEY, tier=Tier.SVIP, province="浙江",
-                             source="order", total_spend=Decimal("3000"), last_paid_at=shanghai(2024, 3, 1, 0, 30)),
-        "middle": make_customer(name="Middle Jiangsu", owner=seller, layer=Layer.MIDDLE, tier=Tier.VIP,
-                                province="江苏", source="referral", total_spend=Decimal("2100"),
-                                last_paid_at=shanghai(2024, 3, 31, 23, 59)),
-        "bottom": make_customer(name="Bottom Zhejiang", layer=Layer.BOTTOM, province="浙江", source="order",
-                                total_spend=Decimal("100"), last_paid_at=shanghai(2024, 2, 29, 23, 59)),
+        "key": make_customer(
+            name="Key Zhejiang",
+            owner=seller,
+            layer=Layer.KEY,
+            tier=Tier.SVIP,
+            province="浙江",
+            source="order",
+            total_spend=Decimal("3000"),
+            last_paid_at=shanghai(2024, 3, 1, 0, 30),
+        ),
+        "middle": make_customer(
+            name="Middle Jiangsu",
+            owner=seller,
+            layer=Layer.MIDDLE,
+            tier=Tier.VIP,
+            province="江苏",
+            source="referral",
+            total_spend=Decimal("2100"),
+            last_paid_at=shanghai(2024, 3, 31, 23, 59),
+        ),
+        "bottom": make_customer(
+            name="Bottom Zhejiang",
+            layer=Layer.BOTTOM,
+            province="浙江",
+            source="order",
+            total_spend=Decimal("100"),
+            last_paid_at=shanghai(2024, 2, 29, 23, 59),
+        ),
         "prospect": make_customer(name="Prospect Nowhere", source="inquiry"),
-        "lost": make_customer(name="Lost Jiangsu", layer=Layer.LOST, province="江苏", source="import",
-                              total_spend=Decimal("500"), last_paid_at=shanghai(2024, 4, 1, 0, 0)),
+        "lost": make_customer(
+            name="Lost Jiangsu",
+            layer=Layer.LOST,
+            province="江苏",
+            source="import",
+            total_spend=Decimal("500"),
+            last_paid_at=shanghai(2024, 4, 1, 0, 0),
+        ),
     }
 
 
@@ -535,8 +582,24 @@ def test_empty_registry_invites_a_first_registration(client, login_as):
 
 # --- export -----------------------------------------------------------------------------------
 
-HEADER = ["ID", "姓名", "平台", "旺旺名", "手机", "省份", "城市", "标签", "来源", "负责人", "分层", "活跃度", "会员等级",
-          "付款订单数", "累计消费", "最近付款"]
+HEADER = [
+    "ID",
+    "姓名",
+    "平台",
+    "旺旺名",
+    "手机",
+    "省份",
+    "城市",
+    "标签",
+    "来源",
+    "负责人",
+    "分层",
+    "活跃度",
+    "会员等级",
+    "付款订单数",
+    "累计消费",
+    "最近付款",
+]
 
 
 def test_export_csv_has_bom_header_and_the_filtered_rows(client, varied):
@@ -576,11 +639,16 @@ def test_export_xlsx_opens_with_the_filtered_rows(client, varied):
 
 def test_exports_never_carry_formulas(client, login_as, make_customer):
     login_as(Role.SUPERVISOR)
-    make_customer(name='=HYPERLINK("http://evil.example","点我")', platform="taobao", nickname="@SUM(1+1)",
-                  tags="-2+3,ok", city="+city")
+    make_customer(
+        name='=HYPERLINK("http://evil.example","点我")',
+        platform="taobao",
+        nickname="@SUM(1+1)",
+        tags="-2+3,ok",
+        city="+city",
+    )
     rows = list(csv.reader(io.StringIO(client.get("/customers/export.csv").data.decode("utf-8-sig"))))
     row = dict(zip(HEADER, rows[1]))
-    assert row["姓名"] == "'=HYPERLINK(\"http://evil.example\",\"点我\")"
+    assert row["姓名"] == '\'=HYPERLINK("http://evil.example","点我")'
     assert (row["旺旺名"], row["标签"], row["城市"]) == ("'@SUM(1+1)", "'-2+3,ok", "'+city")
 
     sheet = load_workbook(io.BytesIO(client.get("/customers/export.xlsx").data)).active
@@ -607,11 +675,21 @@ def test_export_of_many_rows_is_complete(client, login_as, make_customer):
 
 # --- the customer page ------------------------------------------------------------------------
 
+
 def test_customer_page_shows_figures(client, login_as, make_customer):
     user = login_as(Role.SALES)
-    customer = make_customer(owner=user, name="看数据", platform="taobao", nickname="tb_fig", paid_order_count=3,
-                             total_spend=Decimal("300"), layer=Layer.KEY, tier=Tier.VIP, wechat="wx_fig",
-                             flag_bad_reviewer=True)
+    customer = make_customer(
+        owner=user,
+        name="看数据",
+        platform="taobao",
+        nickname="tb_fig",
+        paid_order_count=3,
+        total_spend=Decimal("300"),
+        layer=Layer.KEY,
+        tier=Tier.VIP,
+        wechat="wx_fig",
+        flag_bad_reviewer=True,
+    )
     text = client.get(f"/customers/{customer.id}").text
     assert "看数据" in text and "Taobao · tb_fig" in text and "wx_fig" in text
     assert "¥300.00" in text and "¥100.00" in text  # total and average
@@ -628,7 +706,7 @@ def test_timeline_shows_registration_edits_and_orders(client, login_as, make_ord
     make_order(customer, days_ago=30, amount="10", status="refunded", order_no="TB20230001")
 
     text = client.get(f"/customers/{customer.id}").text
-    timeline = text[text.index('<ol class="timeline">'):]
+    timeline = text[text.index('<ol class="timeline">') :]
     assert "Order TB20240001" in timeline and "¥88.50" in timeline and "真丝围巾" in timeline
     assert "Completed" in timeline and "Refunded" in timeline
     assert "Registered" in timeline and user.display_name in timeline
@@ -666,7 +744,7 @@ def test_a_complaint_appears_once_on_the_timeline(client, login_as, make_custome
     customer = make_customer(owner=user)
     client.post(f"/customers/{customer.id}/complaints", data={"note": "只记一次"})
     text = client.get(f"/customers/{customer.id}").text
-    timeline = text[text.index('<ol class="timeline">'):]
+    timeline = text[text.index('<ol class="timeline">') :]
     assert timeline.count("<li") == 1
     assert timeline.count("只记一次") == 1
 

@@ -5,8 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.followups.cycles import (Bucket, CycleSettings, Kind, Outcome, after_outcome, bucket, days_late,
-                                  first_task)
+from app.followups.cycles import Bucket, CycleSettings, Kind, Outcome, after_outcome, bucket, days_late, first_task
 
 NOW = datetime(2026, 11, 23, 2, 0)  # 10:00 in Shanghai
 S = CycleSettings()
@@ -79,8 +78,17 @@ def test_durations_come_from_the_settings():
     assert after_outcome(Outcome.ORDERED, 1, 0, NOW, s).next_task.due_at == NOW + timedelta(days=60)
     assert after_outcome(Outcome.NO_ANSWER, 1, 0, NOW, s).next_task.due_at == NOW + timedelta(days=10)
     assert after_outcome(Outcome.NO_ANSWER, 2, 1, NOW, s).lost
-    assert CycleSettings.from_config({"FOLLOWUP_FIRST_CONTACT_DAYS": 3, "FOLLOWUP_REVISIT_DAYS": 60,
-                                      "FOLLOWUP_RETRY_DAYS": 10, "FOLLOWUP_MAX_UNCONVERTED": 2}) == s
+    assert (
+        CycleSettings.from_config(
+            {
+                "FOLLOWUP_FIRST_CONTACT_DAYS": 3,
+                "FOLLOWUP_REVISIT_DAYS": 60,
+                "FOLLOWUP_RETRY_DAYS": 10,
+                "FOLLOWUP_MAX_UNCONVERTED": 2,
+            }
+        )
+        == s
+    )
 
 
 def test_a_task_due_at_2330_shanghai_time_is_due_today_there():

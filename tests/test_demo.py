@@ -16,7 +16,9 @@ def test_demo_has_working_logins_and_a_history_of_follow_ups(client):
     opened = db.session.scalars(select(FollowUp).where(FollowUp.status == FollowUpStatus.OPEN)).all()
     assert done > 0 and opened
     assert len({t.customer_id for t in opened}) == len(opened)
-    assert all(t.completed_at <= utcnow() for t in db.session.scalars(select(FollowUp).where(FollowUp.status == "done")))
+    assert all(
+        t.completed_at <= utcnow() for t in db.session.scalars(select(FollowUp).where(FollowUp.status == "done"))
+    )
 
     sales = db.session.scalar(select(User).where(User.username == "sales1"))
     response = client.post("/login", data={"username": "sales1", "password": demo.demo_password("sales1")})

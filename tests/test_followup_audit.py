@@ -4,14 +4,14 @@ import csv
 import html
 import io
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from app.extensions import db
 from app.followup_audit import services
-from app.followup_audit.services import Period, Summary, PersonRow, Tally
+from app.followup_audit.services import Period, PersonRow, Summary, Tally
 from app.followups import services as followups
 from app.followups.cycles import Kind, Outcome, Plan, days_late, shop_date
 from app.models import FollowUp, FollowUpState, FollowUpStatus, Role, User
@@ -22,23 +22,38 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")  # the tests' SHOP_TIMEZONE (the default)
 def shop_time(day: date, hour: int = 10, minute: int = 0) -> datetime:
     """A moment of a shop-calendar day, as stored (naive UTC)."""
     local = datetime.combine(day, time(hour, minute), tzinfo=SHANGHAI)
-    return local.astimezone(timezone.utc).replace(tzinfo=None)
+    return local.astimezone(UTC).replace(tzinfo=None)
 
 
 @pytest.fixture
 def add_task(make_customer):
     """A task of `person` due at `due_at`, done at `done_at` (None: still open), as the services store it."""
 
-    def add(person: User, due_at: datetime, done_at: datetime | None = None, outcome: str | None = None,
-            status: str | None = None, **values) -> FollowUp:
+    def add(
+        person: User,
+        due_at: datetime,
+        done_at: datetime | None = None,
+        outcome: str | None = None,
+        status: str | None = None,
+        **values,
+    ) -> FollowUp:
         customer = values.pop("customer", None) or make_customer(owner=person)
         done = done_at is not None
-        task = FollowUp(customer_id=customer.id, assignee_id=person.id, cycle=values.pop("cycle", 1),
-                        kind=values.pop("kind", Kind.REVISIT), due_at=due_at, due_on=shop_date(due_at, SHANGHAI),
-                        status=status or (FollowUpStatus.DONE if done else FollowUpStatus.OPEN),
-                        outcome=outcome or (Outcome.NO_ANSWER if done else None), channel="wechat" if done else None,
-                        completed_by_id=person.id if done else None, completed_at=done_at,
-                        days_late=days_late(due_at, done_at, SHANGHAI) if done else None, **values)
+        task = FollowUp(
+            customer_id=customer.id,
+            assignee_id=person.id,
+            cycle=values.pop("cycle", 1),
+            kind=values.pop("kind", Kind.REVISIT),
+            due_at=due_at,
+            due_on=shop_date(due_at, SHANGHAI),
+            status=status or (FollowUpStatus.DONE if done else FollowUpStatus.OPEN),
+            outcome=outcome or (Outcome.NO_ANSWER if done else None),
+            channel="wechat" if done else None,
+            completed_by_id=person.id if done else None,
+            completed_at=done_at,
+            days_late=days_late(due_at, done_at, SHANGHAI) if done else None,
+            **values,
+        )
         db.session.add(task)
         db.session.commit()
         return task
@@ -67,8 +82,13 @@ def team(make_user, add_task):
     # Carol: one task, not yet due: nothing judged. Another done outside the period.
     add_task(carol, shop_time(d(1)))
     add_task(carol, shop_time(d(-40)), shop_time(d(-40)))
-    return {"today": today, "alice": alice, "bob": bob, "carol": carol,
-            "period": {"from": d(-14).isoformat(), "to": d(7).isoformat()}}
+    return {
+        "today": today,
+        "alice": alice,
+        "bob": bob,
+        "carol": carol,
+        "period": {"from": d(-14).isoformat(), "to": d(7).isoformat()},
+    }
 
 
 def table_rows(text: str, part: str = "tbody") -> list[list[str]]:
@@ -134,8 +154,9 @@ def test_the_drill_down_lists_each_task_with_its_details(client, login_as, team)
     assert re.search(r'<a href="/customers/\d+">' + customer + "</a>", response.text)
 
 
-@pytest.mark.parametrize("query", [{"which": "everything"}, {"person": "999999"}, {"person": "abc"},
-                                   {"person": "99999999999999999999"}])
+@pytest.mark.parametrize(
+    "query", [{"which": "everything"}, {"person": "999999"}, {"person": "abc"}, {"person": "99999999999999999999"}]
+)
 def test_a_tampered_drill_down_answers_404(client, login_as, team, query):
     login_as(Role.SUPERVISOR)
     assert client.get("/audit/tasks", query_string=team["period"] | query).status_code == 404
@@ -151,8 +172,17 @@ def test_the_csv_holds_the_same_numbers(client, login_as, team):
     assert f"follow-up-audit-{period['from']}-{period['to']}.csv" in response.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
     assert rows == [
-        ["Person", "Account", "Due", "Done on time", "Done late", "Still overdue", "On-time rate", "Conversion rate",
-         "Average days late"],
+        [
+            "Person",
+            "Account",
+            "Due",
+            "Done on time",
+            "Done late",
+            "Still overdue",
+            "On-time rate",
+            "Conversion rate",
+            "Average days late",
+        ],
         ["Alice", "active", "4", "1", "1", "1", "33.3%", "50.0%", "1.0"],
         ["Bob", "deactivated", "3", "2", "1", "0", "66.7%", "66.7%", "3.0"],
         ["Carol", "active", "1", "0", "0", "0", "", "", ""],
@@ -168,7 +198,8 @@ def test_a_task_counts_on_its_shop_calendar_day(client, login_as, make_user, add
     add_task(person, shop_time(day, 0, 30))  # 16:30 UTC the day before
     one_day = {"from": day.isoformat(), "to": day.isoformat()}
     assert table_rows(client.get("/audit/", query_string=one_day).text) == [
-        ["Dora", "2", "0", "0", "2", "0.0%", "—", "—"]]
+        ["Dora", "2", "0", "0", "2", "0.0%", "—", "—"]
+    ]
     day_before = {"from": (day - timedelta(days=1)).isoformat(), "to": (day - timedelta(days=1)).isoformat()}
     assert "No follow-up task was due in this period." in client.get("/audit/", query_string=day_before).text
 
@@ -189,8 +220,9 @@ def test_done_an_hour_after_a_late_evening_due_time_is_one_day_late(client, logi
     assert table_rows(text) == [["Eve", "1", "0", "1", "0", "0.0%", "0.0% (0/1)", "1.0"]]
 
 
-def test_a_reassigned_customer_s_open_task_counts_for_the_new_person(client, login_as, make_user, make_customer,
-                                                                     add_task):
+def test_a_reassigned_customer_s_open_task_counts_for_the_new_person(
+    client, login_as, make_user, make_customer, add_task
+):
     supervisor = login_as(Role.SUPERVISOR)
     before, after = make_user(Role.SALES, display_name="Frank"), make_user(Role.SALES, display_name="Gina")
     customer = make_customer(owner=before)
@@ -226,12 +258,18 @@ def test_the_default_period_is_the_last_four_weeks_and_quick_links_choose_others
         assert label in text
 
 
-@pytest.mark.parametrize("query, field, message", [
-    ({"from": "2026-02-31"}, "from", "Not a valid date value."),
-    ({"from": "2026-03-10", "to": "2026-03-01"}, "from", "The period must start on or before its last day."),
-    ({"from": "2025-01-01", "to": "2026-01-02"}, "to",
-     "A period can be at most 366 days long. Choose a later start or an earlier end."),
-])
+@pytest.mark.parametrize(
+    "query, field, message",
+    [
+        ({"from": "2026-02-31"}, "from", "Not a valid date value."),
+        ({"from": "2026-03-10", "to": "2026-03-01"}, "from", "The period must start on or before its last day."),
+        (
+            {"from": "2025-01-01", "to": "2026-01-02"},
+            "to",
+            "A period can be at most 366 days long. Choose a later start or an earlier end.",
+        ),
+    ],
+)
 def test_a_bad_period_is_explained_next_to_its_field_and_the_default_shown(client, login_as, query, field, message):
     login_as(Role.SUPERVISOR)
     text = client.get("/audit/", query_string=query).text
@@ -265,6 +303,7 @@ def test_sales_may_open_no_audit_page(client, login_as, team):
 
 # --- per customer ----------------------------------------------------------------------------
 
+
 @pytest.fixture
 def customers(make_user, make_customer, add_task):
     today = services.shop_today()
@@ -288,14 +327,17 @@ def test_customers_with_an_open_task_soonest_due_first(client, login_as, custome
     assert rows[1][6] == "2"
 
 
-@pytest.mark.parametrize("query, names", [
-    ({"overdue": "y"}, ["逾期首访"]),
-    ({"stage": "revisit"}, ["待回访"]),
-    ({"stage": "lost"}, ["已流失"]),
-    ({"stage": "stopped"}, ["勿扰"]),
-    ({"stage": "unassigned"}, ["无人负责"]),
-    ({"stage": "none"}, ["尚无任务"]),
-])
+@pytest.mark.parametrize(
+    "query, names",
+    [
+        ({"overdue": "y"}, ["逾期首访"]),
+        ({"stage": "revisit"}, ["待回访"]),
+        ({"stage": "lost"}, ["已流失"]),
+        ({"stage": "stopped"}, ["勿扰"]),
+        ({"stage": "unassigned"}, ["无人负责"]),
+        ({"stage": "none"}, ["尚无任务"]),
+    ],
+)
 def test_customers_by_stage_and_overdue(client, login_as, customers, query, names):
     login_as(Role.SUPERVISOR)
     rows = table_rows(client.get("/audit/customers", query_string=query).text)
@@ -336,7 +378,8 @@ def test_open_tasks_are_overdue_only_once_their_day_has_passed():
 
 def test_done_tasks_are_on_time_or_late():
     assert services.status_tally(MONDAY, MONDAY, "done", 3, 2, 1, 4) == Tally(
-        due=3, done=3, on_time=2, late=1, ordered=1, days_late=4)
+        due=3, done=3, on_time=2, late=1, ordered=1, days_late=4
+    )
 
 
 def test_rates_with_nothing_to_divide_by_are_none():
@@ -348,7 +391,10 @@ def test_rates_with_nothing_to_divide_by_are_none():
 
 def test_weeks_start_on_monday_and_cover_the_period():
     assert services.weeks_of(Period(date(2026, 11, 4), date(2026, 11, 17))) == [
-        date(2026, 11, 2), date(2026, 11, 9), date(2026, 11, 16)]
+        date(2026, 11, 2),
+        date(2026, 11, 9),
+        date(2026, 11, 16),
+    ]
     assert services.week_of(date(2026, 11, 8)) == date(2026, 11, 2)  # a Sunday
 
 
@@ -380,7 +426,15 @@ def test_the_period_figures_sort_who_is_behind_first():
     def row(name, **figures):
         return PersonRow(User(display_name=name), Tally(**figures), [])
 
-    rows = [row("none judged", due=3), row("good", on_time=9, late=1), row("bad", on_time=1, overdue=3),
-            row("bad, fewer overdue", on_time=1, late=3)]
+    rows = [
+        row("none judged", due=3),
+        row("good", on_time=9, late=1),
+        row("bad", on_time=1, overdue=3),
+        row("bad, fewer overdue", on_time=1, late=3),
+    ]
     assert [r.person.display_name for r in sorted(rows, key=services.behind_first)] == [
-        "bad", "bad, fewer overdue", "good", "none judged"]
+        "bad",
+        "bad, fewer overdue",
+        "good",
+        "none judged",
+    ]

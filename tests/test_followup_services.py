@@ -17,8 +17,11 @@ NOW = datetime(2026, 11, 23, 2, 0)  # 10:00 in Shanghai
 
 def open_tasks(customer_id: int) -> list[FollowUp]:
     db.session.expire_all()
-    return list(db.session.scalars(select(FollowUp).where(FollowUp.customer_id == customer_id,
-                                                          FollowUp.status == FollowUpStatus.OPEN)))
+    return list(
+        db.session.scalars(
+            select(FollowUp).where(FollowUp.customer_id == customer_id, FollowUp.status == FollowUpStatus.OPEN)
+        )
+    )
 
 
 def reload(customer: Customer) -> Customer:
@@ -68,8 +71,14 @@ def test_ordered_opens_a_revisit_in_thirty_days_and_resets_the_streak(sales, fol
     customer = reload(customer)
     assert (customer.unconverted_streak, customer.cycle, customer.last_contact_at) == (0, 2, NOW)
     done = db.session.get(FollowUp, task.id)
-    assert (done.status, done.outcome, done.channel, done.note, done.completed_by_id, done.days_late) == \
-        ("done", "ordered", "phone", "打过电话", sales.id, 0)
+    assert (done.status, done.outcome, done.channel, done.note, done.completed_by_id, done.days_late) == (
+        "done",
+        "ordered",
+        "phone",
+        "打过电话",
+        sales.id,
+        0,
+    )
 
 
 @pytest.mark.parametrize("outcome", [Outcome.INTERESTED, Outcome.NO_ANSWER, Outcome.NOT_INTERESTED])
@@ -132,10 +141,15 @@ def test_reassigning_moves_the_open_task_and_unassigning_cancels_it(make_user, f
     db.session.commit()
     assert open_tasks(customer.id) == []
     assert db.session.get(FollowUp, task.id).status == FollowUpStatus.CANCELLED
-    actions = db.session.scalars(select(AuditEntry.action).where(AuditEntry.customer_id == customer.id)
-                                 .order_by(AuditEntry.id))
-    assert list(actions) == ["follow_up.opened", "customer.owner_changed", "customer.owner_changed",
-                             "follow_up.cancelled"]
+    actions = db.session.scalars(
+        select(AuditEntry.action).where(AuditEntry.customer_id == customer.id).order_by(AuditEntry.id)
+    )
+    assert list(actions) == [
+        "follow_up.opened",
+        "customer.owner_changed",
+        "customer.owner_changed",
+        "follow_up.cancelled",
+    ]
 
 
 def test_bringing_back_a_lost_customer_opens_a_win_back_task(make_user, followed):
@@ -155,14 +169,32 @@ def test_bringing_back_a_lost_customer_opens_a_win_back_task(make_user, followed
 
 def test_the_database_refuses_a_second_open_task_for_a_customer(sales, followed):
     customer, task = followed()
-    db.session.add(FollowUp(customer_id=customer.id, assignee_id=sales.id, cycle=2, kind=Kind.REVISIT,
-                            due_at=NOW, due_on=NOW.date(), status=FollowUpStatus.OPEN))
+    db.session.add(
+        FollowUp(
+            customer_id=customer.id,
+            assignee_id=sales.id,
+            cycle=2,
+            kind=Kind.REVISIT,
+            due_at=NOW,
+            due_on=NOW.date(),
+            status=FollowUpStatus.OPEN,
+        )
+    )
     with pytest.raises(IntegrityError):
         db.session.commit()
     db.session.rollback()
     # A closed one is no obstacle.
-    db.session.add(FollowUp(customer_id=customer.id, assignee_id=sales.id, cycle=0, kind=Kind.REVISIT,
-                            due_at=NOW, due_on=NOW.date(), status=FollowUpStatus.DONE))
+    db.session.add(
+        FollowUp(
+            customer_id=customer.id,
+            assignee_id=sales.id,
+            cycle=0,
+            kind=Kind.REVISIT,
+            due_at=NOW,
+            due_on=NOW.date(),
+            status=FollowUpStatus.DONE,
+        )
+    )
     db.session.commit()
     assert len(open_tasks(customer.id)) == 1
 
@@ -175,7 +207,12 @@ def test_open_first_tasks_after_an_import(sales, make_customer, followed):
     assert services.open_first_tasks(now=NOW) == 2
     db.session.commit()
     [first] = open_tasks(prospect.id)
-    assert (first.kind, first.cycle, first.due_at, first.assignee_id) == (Kind.FIRST_CONTACT, 1, NOW + timedelta(days=7), sales.id)
+    assert (first.kind, first.cycle, first.due_at, first.assignee_id) == (
+        Kind.FIRST_CONTACT,
+        1,
+        NOW + timedelta(days=7),
+        sales.id,
+    )
     assert first.due_on.isoformat() == "2026-11-30"
     [revisit] = open_tasks(buyer.id)
     assert (revisit.kind, revisit.due_at) == (Kind.REVISIT, NOW + timedelta(days=20))
@@ -185,8 +222,15 @@ def test_open_first_tasks_after_an_import(sales, make_customer, followed):
 
 
 def _task_due(customer: Customer, due_at: datetime) -> FollowUp:
-    task = FollowUp(customer_id=customer.id, assignee_id=customer.owner_id, cycle=1, kind=Kind.FIRST_CONTACT,
-                    due_at=due_at, due_on=services._due_on(due_at), status=FollowUpStatus.OPEN)
+    task = FollowUp(
+        customer_id=customer.id,
+        assignee_id=customer.owner_id,
+        cycle=1,
+        kind=Kind.FIRST_CONTACT,
+        due_at=due_at,
+        due_on=services._due_on(due_at),
+        status=FollowUpStatus.OPEN,
+    )
     db.session.add(task)
     db.session.commit()
     return task
@@ -230,13 +274,18 @@ def test_two_people_recording_the_same_task_at_once_make_one_next_task(app, sale
 
 # --- the queue's cards ------------------------------------------------------------------------
 
+
 def test_a_card_shows_the_last_contact_and_the_last_three_orders(sales, followed, make_order):
     customer, task = followed()
     orders = [make_order(customer, days_ago=days, amount=str(days)) for days in (40, 30, 20, 10)]
     record(task, Outcome.INTERESTED, sales, now=utcnow() - timedelta(days=15), channel="wechat")
     [task] = open_tasks(customer.id)
     [card] = services.cards_of([task], utcnow())
-    assert (card.last.outcome, card.last.channel, card.last.completed_by) == ("interested", "wechat", sales.display_name)
+    assert (card.last.outcome, card.last.channel, card.last.completed_by) == (
+        "interested",
+        "wechat",
+        sales.display_name,
+    )
     assert [o.amount for o in card.orders] == [orders[3].amount, orders[2].amount, orders[1].amount]
     assert card.new_order  # paid ten days ago, contacted fifteen days ago
 
@@ -268,7 +317,7 @@ def test_cards_take_the_same_few_queries_however_many_there_are(app, sales, make
         try:
             cards, _more = services.queue_cards(sales_id, Bucket.OVERDUE, NOW)
             for card in cards:  # what a card shows
-                (card.task.customer.name, card.orders, card.last)
+                _shown = (card.task.customer.name, card.orders, card.last)  # noqa: F841
         finally:
             event.remove(db.engine, "before_cursor_execute", listener)
         return len(cards), len(statements)
@@ -306,8 +355,16 @@ def test_blacklisting_the_phone_of_a_do_not_contact_customer(sales, followed):
     record(task, Outcome.DO_NOT_CONTACT, sales)
     entry = services.blacklist_phone(task, sales)
     db.session.commit()
-    assert (entry.phone, entry.reason, entry.source, entry.customer_id, entry.note, entry.added_by_id) == \
-        ("+8613811112222", "manual", f"follow_up:{task.id}", customer.id, "Asked not to be contacted", sales.id)
+    assert (entry.phone, entry.reason, entry.source, entry.customer_id, entry.note, entry.added_by_id) == (
+        "+8613811112222",
+        "manual",
+        f"follow_up:{task.id}",
+        customer.id,
+        "Asked not to be contacted",
+        sales.id,
+    )
     assert services.blacklist_phone(task, sales).id == entry.id  # once only
-    count = db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "blacklist.added"))
+    count = db.session.scalar(
+        select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "blacklist.added")
+    )
     assert count == 1

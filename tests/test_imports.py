@@ -18,8 +18,20 @@ from app.redis import get_queue, get_redis
 from app.search import grams_of, text_for
 from app.timefmt import shop_time_to_utc, to_shop_time
 
-TAOBAO_HEADER = ["订单编号", "买家会员名", "买家实际支付金额", "订单状态", "收货人姓名", "联系手机", "收货地址",
-                 "订单创建时间", "订单付款时间", "宝贝标题", "宝贝总数量", "退款金额"]
+TAOBAO_HEADER = [
+    "订单编号",
+    "买家会员名",
+    "买家实际支付金额",
+    "订单状态",
+    "收货人姓名",
+    "联系手机",
+    "收货地址",
+    "订单创建时间",
+    "订单付款时间",
+    "宝贝标题",
+    "宝贝总数量",
+    "退款金额",
+]
 
 
 def shop_time(days_ago: float) -> str:
@@ -30,30 +42,180 @@ def shop_time(days_ago: float) -> str:
 def taobao_rows() -> list[list[str]]:
     """Lines 2–7 are good (three buyers, one of them twice), lines 8–13 are bad."""
     return [
-        ['="3498000000000000001"', "小猫爱吃鱼", "199.00", "交易成功", "张三", "'13812345678", "浙江省 杭州市 西湖区 文三路100号",
-         shop_time(20), shop_time(20), "真丝围巾", "1", "0"],
-        ['="3498000000000000002"', "小猫爱吃鱼", "89.50", "卖家已发货，等待买家确认", "张三", "13812345678", "浙江省 杭州市 西湖区",
-         shop_time(3), shop_time(3), "纯棉T恤", "2", "0"],
-        ['="3498000000000000003"', "阳光宝贝", "299.00", "买家已付款，等待卖家发货", "李四", "\t13912345678", "广西壮族自治区 南宁市 青秀区",
-         shop_time(2), shop_time(2), "羊绒大衣", "1", "0"],
-        ['="3498000000000000004"', "阳光宝贝", "59.00", "交易关闭", "李四", "13912345678", "广西壮族自治区 南宁市 青秀区",
-         shop_time(40), shop_time(40), "保温杯", "1", "59.00"],
-        ['="3498000000000000005"', "奶茶星星", "39.00", "等待买家付款", "", "", "上海 上海市 浦东新区",
-         shop_time(1), "", "香薰蜡烛", "1", "0"],
-        ['="3498000000000000006"', "奶茶星星", "0", "交易关闭", "", "", "上海 上海市 浦东新区",
-         shop_time(5), "", "香薰蜡烛", "1", "0"],
+        [
+            '="3498000000000000001"',
+            "小猫爱吃鱼",
+            "199.00",
+            "交易成功",
+            "张三",
+            "'13812345678",
+            "浙江省 杭州市 西湖区 文三路100号",
+            shop_time(20),
+            shop_time(20),
+            "真丝围巾",
+            "1",
+            "0",
+        ],
+        [
+            '="3498000000000000002"',
+            "小猫爱吃鱼",
+            "89.50",
+            "卖家已发货，等待买家确认",
+            "张三",
+            "13812345678",
+            "浙江省 杭州市 西湖区",
+            shop_time(3),
+            shop_time(3),
+            "纯棉T恤",
+            "2",
+            "0",
+        ],
+        [
+            '="3498000000000000003"',
+            "阳光宝贝",
+            "299.00",
+            "买家已付款，等待卖家发货",
+            "李四",
+            "\t13912345678",
+            "广西壮族自治区 南宁市 青秀区",
+            shop_time(2),
+            shop_time(2),
+            "羊绒大衣",
+            "1",
+            "0",
+        ],
+        [
+            '="3498000000000000004"',
+            "阳光宝贝",
+            "59.00",
+            "交易关闭",
+            "李四",
+            "13912345678",
+            "广西壮族自治区 南宁市 青秀区",
+            shop_time(40),
+            shop_time(40),
+            "保温杯",
+            "1",
+            "59.00",
+        ],
+        [
+            '="3498000000000000005"',
+            "奶茶星星",
+            "39.00",
+            "等待买家付款",
+            "",
+            "",
+            "上海 上海市 浦东新区",
+            shop_time(1),
+            "",
+            "香薰蜡烛",
+            "1",
+            "0",
+        ],
+        [
+            '="3498000000000000006"',
+            "奶茶星星",
+            "0",
+            "交易关闭",
+            "",
+            "",
+            "上海 上海市 浦东新区",
+            shop_time(5),
+            "",
+            "香薰蜡烛",
+            "1",
+            "0",
+        ],
         # line 8: an amount that is not money
-        ['="3498000000000000007"', "坏金额", "12元5角", "交易成功", "王五", "13712345678", "江苏省 南京市", shop_time(9), shop_time(9), "围巾", "1", "0"],
+        [
+            '="3498000000000000007"',
+            "坏金额",
+            "12元5角",
+            "交易成功",
+            "王五",
+            "13712345678",
+            "江苏省 南京市",
+            shop_time(9),
+            shop_time(9),
+            "围巾",
+            "1",
+            "0",
+        ],
         # line 9: a status the platform does not have
-        ['="3498000000000000008"', "坏状态", "10.00", "退款中", "赵六", "13612345678", "江苏省 南京市", shop_time(9), shop_time(9), "围巾", "1", "0"],
+        [
+            '="3498000000000000008"',
+            "坏状态",
+            "10.00",
+            "退款中",
+            "赵六",
+            "13612345678",
+            "江苏省 南京市",
+            shop_time(9),
+            shop_time(9),
+            "围巾",
+            "1",
+            "0",
+        ],
         # line 10: a date that does not exist
-        ['="3498000000000000009"', "坏日期", "10.00", "交易成功", "钱七", "13512345678", "江苏省 南京市", "2024-02-30 10:00:00", "", "围巾", "1", "0"],
+        [
+            '="3498000000000000009"',
+            "坏日期",
+            "10.00",
+            "交易成功",
+            "钱七",
+            "13512345678",
+            "江苏省 南京市",
+            "2024-02-30 10:00:00",
+            "",
+            "围巾",
+            "1",
+            "0",
+        ],
         # line 11: no order number
-        ['=""', "没单号", "10.00", "交易成功", "孙八", "13512345679", "江苏省 南京市", shop_time(9), shop_time(9), "围巾", "1", "0"],
+        [
+            '=""',
+            "没单号",
+            "10.00",
+            "交易成功",
+            "孙八",
+            "13512345679",
+            "江苏省 南京市",
+            shop_time(9),
+            shop_time(9),
+            "围巾",
+            "1",
+            "0",
+        ],
         # line 12: a phone that is no mobile number
-        ['="3498000000000000010"', "坏手机", "10.00", "交易成功", "周九", "12345678901", "江苏省 南京市", shop_time(9), shop_time(9), "围巾", "1", "0"],
+        [
+            '="3498000000000000010"',
+            "坏手机",
+            "10.00",
+            "交易成功",
+            "周九",
+            "12345678901",
+            "江苏省 南京市",
+            shop_time(9),
+            shop_time(9),
+            "围巾",
+            "1",
+            "0",
+        ],
         # line 13: an order number that belongs to another customer (registered before the import)
-        ['="EXISTING-1"', "冒名顶替", "10.00", "交易成功", "吴十", "13412345678", "江苏省 南京市", shop_time(9), shop_time(9), "围巾", "1", "0"],
+        [
+            '="EXISTING-1"',
+            "冒名顶替",
+            "10.00",
+            "交易成功",
+            "吴十",
+            "13412345678",
+            "江苏省 南京市",
+            shop_time(9),
+            shop_time(9),
+            "围巾",
+            "1",
+            "0",
+        ],
     ]
 
 
@@ -97,8 +259,11 @@ def existing_order(make_customer, make_order):
 def upload(client, path_or_bytes, preset="taobao", owner_id="", filename=None):
     content = path_or_bytes.read_bytes() if hasattr(path_or_bytes, "read_bytes") else path_or_bytes
     name = filename or getattr(path_or_bytes, "name", "upload.csv")
-    return client.post("/imports/", data={"file": (io.BytesIO(content), name), "preset": preset, "owner_id": owner_id},
-                       content_type="multipart/form-data")
+    return client.post(
+        "/imports/",
+        data={"file": (io.BytesIO(content), name), "preset": preset, "owner_id": owner_id},
+        content_type="multipart/form-data",
+    )
 
 
 def selected_mapping(page: str) -> dict[str, str]:
@@ -144,12 +309,19 @@ def snapshot():
 
 def test_sales_get_403_on_every_import_page(client, login_as, make_user, taobao_file):
     supervisor = make_user(Role.SUPERVISOR)
-    run = ImportRun(filename="x.csv", content=b"x", preset="taobao", started_by_id=supervisor.id, state=ImportState.DONE)
+    run = ImportRun(
+        filename="x.csv", content=b"x", preset="taobao", started_by_id=supervisor.id, state=ImportState.DONE
+    )
     db.session.add(run)
     db.session.commit()
     login_as(Role.SALES)
-    for url in ("/imports/", f"/imports/{run.id}", f"/imports/{run.id}/mapping", f"/imports/{run.id}/rejected.csv",
-                "/imports/templates/generic.csv"):
+    for url in (
+        "/imports/",
+        f"/imports/{run.id}",
+        f"/imports/{run.id}/mapping",
+        f"/imports/{run.id}/rejected.csv",
+        "/imports/templates/generic.csv",
+    ):
         assert client.get(url).status_code == 403, url
     assert upload(client, taobao_file).status_code == 403
     assert client.post(f"/imports/{run.id}/mapping", data={}).status_code == 403
@@ -174,15 +346,24 @@ def test_an_import_that_does_not_exist_is_404(client, supervisor):
 def test_upload_page_offers_the_presets_owners_and_template(client, supervisor, make_user):
     make_user(Role.SALES, display_name="张小红")
     page = client.get("/imports/").get_data(as_text=True)
-    for text in ("Taobao / Tmall order report", "1688 order export", "Generic template", "Review report", "张小红",
-                 "/imports/templates/generic.csv", "Nothing imported yet."):
+    for text in (
+        "Taobao / Tmall order report",
+        "1688 order export",
+        "Generic template",
+        "Review report",
+        "张小红",
+        "/imports/templates/generic.csv",
+        "Nothing imported yet.",
+    ):
         assert text in page
     template = client.get("/imports/templates/generic.csv")
     assert template.mimetype == "text/csv"
     assert template.get_data(as_text=True).startswith("\ufeff订单号,买家昵称,实付金额,订单状态")
 
 
-def test_gbk_taobao_report_is_mapped_imported_and_reported(client, supervisor, make_user, run_jobs, taobao_file, existing_order):
+def test_gbk_taobao_report_is_mapped_imported_and_reported(
+    client, supervisor, make_user, run_jobs, taobao_file, existing_order
+):
     supervisor_id = supervisor.id
     owner = make_user(Role.SALES, display_name="张小红").id
     response = upload(client, taobao_file, owner_id=str(owner))
@@ -195,10 +376,23 @@ def test_gbk_taobao_report_is_mapped_imported_and_reported(client, supervisor, m
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "CSV (GBK)" in page and "12 rows" in page and "owner of new customers: 张小红" in page
     mapping = selected_mapping(page)
-    assert mapping == {key: str(TAOBAO_HEADER.index(name)) for key, name in [
-        ("order_no", "订单编号"), ("nickname", "买家会员名"), ("amount", "买家实际支付金额"), ("status", "订单状态"),
-        ("receiver", "收货人姓名"), ("phone", "联系手机"), ("address", "收货地址"), ("created_at", "订单创建时间"),
-        ("paid_at", "订单付款时间"), ("items", "宝贝标题"), ("item_count", "宝贝总数量"), ("refund_amount", "退款金额")]}
+    assert mapping == {
+        key: str(TAOBAO_HEADER.index(name))
+        for key, name in [
+            ("order_no", "订单编号"),
+            ("nickname", "买家会员名"),
+            ("amount", "买家实际支付金额"),
+            ("status", "订单状态"),
+            ("receiver", "收货人姓名"),
+            ("phone", "联系手机"),
+            ("address", "收货地址"),
+            ("created_at", "订单创建时间"),
+            ("paid_at", "订单付款时间"),
+            ("items", "宝贝标题"),
+            ("item_count", "宝贝总数量"),
+            ("refund_amount", "退款金额"),
+        ]
+    }
     assert "3498000000000000001" in page and "¥199.00" in page and "Shipped" in page and "+86" not in page
     assert "138 1234 5678" in page and "浙江 杭州" in page
 
@@ -224,20 +418,43 @@ def test_gbk_taobao_report_is_mapped_imported_and_reported(client, supervisor, m
     assert set(customers) == {"小猫爱吃鱼", "阳光宝贝", "奶茶星星"}
     cat = customers["小猫爱吃鱼"]
     assert (cat.name, cat.platform, cat.phone, cat.province, cat.city, cat.owner_id) == (
-        "张三", "taobao", "+8613812345678", "浙江", "杭州", owner)
-    assert (customers["阳光宝贝"].province, customers["奶茶星星"].name, customers["奶茶星星"].phone) == ("广西", "奶茶星星", None)
+        "张三",
+        "taobao",
+        "+8613812345678",
+        "浙江",
+        "杭州",
+        owner,
+    )
+    assert (customers["阳光宝贝"].province, customers["奶茶星星"].name, customers["奶茶星星"].phone) == (
+        "广西",
+        "奶茶星星",
+        None,
+    )
     orders = {o.order_no: o for o in db.session.scalars(select(Order))}
     assert len(orders) == 7  # six imported and the one that was there
     assert [orders[f"349800000000000000{i}"].status for i in range(1, 7)] == [
-        "completed", "shipped", "paid", "refunded", "unpaid", "closed"]
+        "completed",
+        "shipped",
+        "paid",
+        "refunded",
+        "unpaid",
+        "closed",
+    ]
     first = orders["3498000000000000001"]
-    assert (first.amount, first.item_count, first.items, first.customer_id) == (Decimal("199.00"), 1, "真丝围巾", cat.id)
+    assert (first.amount, first.item_count, first.items, first.customer_id) == (
+        Decimal("199.00"),
+        1,
+        "真丝围巾",
+        cat.id,
+    )
     local = list(csv.reader(io.StringIO(taobao_file.read_bytes().decode("gbk"))))[1][7]  # as written in the file
     assert first.created_at == shop_time_to_utc(datetime.fromisoformat(local))
     assert orders["3498000000000000004"].refund_amount == Decimal("59.00")
     assert orders["3498000000000000005"].paid_at is None
     assert orders["EXISTING-1"].customer_id == existing_order
-    assert not db.session.scalar(select(func.count()).select_from(Customer).where(Customer.nickname.in_(["坏金额", "冒名顶替"])))
+    assert not db.session.scalar(
+        select(func.count()).select_from(Customer).where(Customer.nickname.in_(["坏金额", "冒名顶替"]))
+    )
 
     # The run is the record: counts, every rejected row, the audit entry; the segments were recomputed.
     run = db.session.get(ImportRun, run.id)
@@ -279,29 +496,79 @@ def test_importing_the_same_file_again_changes_nothing(client, supervisor, run_j
     assert snapshot() == before
 
 
-def test_a_newer_report_updates_orders_and_fills_what_customers_lack(client, supervisor, run_jobs, tmp_path, make_customer):
+def test_a_newer_report_updates_orders_and_fills_what_customers_lack(
+    client, supervisor, run_jobs, tmp_path, make_customer
+):
     known_id = make_customer(name="老客户", platform="taobao", nickname="老客户", phone=None, province=None).id
-    rows = [['="1"', "老客户", "50", "买家已付款，等待卖家发货", "王五", "13712345678", "江苏省 南京市", shop_time(3), shop_time(3), "围巾", "1", "0"],
-            ['="2"', "小猫", "60", "卖家已发货，等待买家确认", "张三", "13812345678", "浙江省 杭州市", shop_time(2), shop_time(2), "围巾", "1", "0"]]
+    rows = [
+        [
+            '="1"',
+            "老客户",
+            "50",
+            "买家已付款，等待卖家发货",
+            "王五",
+            "13712345678",
+            "江苏省 南京市",
+            shop_time(3),
+            shop_time(3),
+            "围巾",
+            "1",
+            "0",
+        ],
+        [
+            '="2"',
+            "小猫",
+            "60",
+            "卖家已发货，等待买家确认",
+            "张三",
+            "13812345678",
+            "浙江省 杭州市",
+            shop_time(2),
+            shop_time(2),
+            "围巾",
+            "1",
+            "0",
+        ],
+    ]
     path = tmp_path / "week1.csv"
     path.write_bytes(csv_bytes(TAOBAO_HEADER, rows))
     assert counts(import_file(client, run_jobs, path).get_data(as_text=True)) == {
-        "created": 2, "updated": 0, "skipped": 0, "rejected": 0, "customers": 1}
+        "created": 2,
+        "updated": 0,
+        "skipped": 0,
+        "rejected": 0,
+        "customers": 1,
+    }
     known = db.session.get(Customer, known_id)
     # A customer registered by hand keeps their name; what they lacked is filled in.
-    assert (known.name, known.phone, known.province, known.city, known.source) == ("老客户", "+8613712345678", "江苏", "南京", "inquiry")
+    assert (known.name, known.phone, known.province, known.city, known.source) == (
+        "老客户",
+        "+8613712345678",
+        "江苏",
+        "南京",
+        "inquiry",
+    )
     assert "老客户" in client.get("/customers/?q=1371234").get_data(as_text=True)
 
     rows[1][3] = "交易成功"
     path.write_bytes(csv_bytes(TAOBAO_HEADER, rows))
     assert counts(import_file(client, run_jobs, path).get_data(as_text=True)) == {
-        "created": 0, "updated": 1, "skipped": 1, "rejected": 0}
+        "created": 0,
+        "updated": 1,
+        "skipped": 1,
+        "rejected": 0,
+    }
     assert db.session.scalar(select(Order.status).where(Order.order_no == "2")) == "completed"
 
 
 def test_the_user_can_change_the_mapping(client, supervisor, run_jobs, tmp_path):
     path = tmp_path / "report.csv"
-    path.write_bytes(csv_bytes(TAOBAO_HEADER, [['="1"', "小猫", "50", "交易成功", "王五", "", "江苏省 南京市", shop_time(3), "", "", "", ""]]))
+    path.write_bytes(
+        csv_bytes(
+            TAOBAO_HEADER,
+            [['="1"', "小猫", "50", "交易成功", "王五", "", "江苏省 南京市", shop_time(3), "", "", "", ""]],
+        )
+    )
     # Not using the receiver as the customer's name: the nickname is their name.
     page = import_file(client, run_jobs, path, change={"receiver": ""}).get_data(as_text=True)
     assert counts(page)["created"] == 1
@@ -323,13 +590,16 @@ def test_the_preview_follows_the_selects(client, supervisor, taobao_file):
     mapping_url = upload(client, taobao_file).headers["Location"]
     mapping = selected_mapping(client.get(mapping_url).get_data(as_text=True))
     # Reading the amount from the item-count column: the preview shows it, as a fragment.
-    response = client.get(mapping_url, query_string=mapping | {"amount": mapping["item_count"]}, headers={"HX-Request": "true"})
+    response = client.get(
+        mapping_url, query_string=mapping | {"amount": mapping["item_count"]}, headers={"HX-Request": "true"}
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and page.lstrip().startswith('<section id="preview"')
     assert "¥2.00" in page and "¥199.00" not in page
     # Status read from the address column: every row says why it would be rejected.
-    page = client.get(mapping_url, query_string=mapping | {"status": mapping["address"]},
-                      headers={"HX-Request": "true"}).get_data(as_text=True)
+    page = client.get(
+        mapping_url, query_string=mapping | {"status": mapping["address"]}, headers={"HX-Request": "true"}
+    ).get_data(as_text=True)
     assert "Will be rejected: Unknown order status “浙江省 杭州市 西湖区 文三路100号”." in page
 
 
@@ -361,7 +631,7 @@ def test_progress_is_read_from_the_job_while_it_runs(client, supervisor, taobao_
     page = client.get(f"/imports/{run.id}", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "Importing… 4000 of 10000 rows" in page
     assert '<progress value="4000" max="10000"' in page
-    assert 'hx-get="/imports/%d" hx-trigger="every 1s"' % run.id in page
+    assert f'hx-get="/imports/{run.id}" hx-trigger="every 1s"' in page
 
     job.delete()  # the job vanished (Redis lost it) before the run finished: say so, stop polling
     page = client.get(f"/imports/{run.id}", headers={"HX-Request": "true"}).get_data(as_text=True)
@@ -380,12 +650,16 @@ def test_a_crash_marks_the_run_failed_with_its_error(client, supervisor, run_job
     assert db.session.scalar(select(AuditEntry.action)) == "import.failed"
 
 
-def test_a_row_the_database_refuses_is_rejected_alone(client, supervisor, run_jobs, tmp_path, make_customer, monkeypatch):
+def test_a_row_the_database_refuses_is_rejected_alone(
+    client, supervisor, run_jobs, tmp_path, make_customer, monkeypatch
+):
     """Another user registers a nickname between the batch's lookup and its insert."""
     make_customer(name="抢先登记", platform="taobao", nickname="抢先登记")
-    rows = [['="1"', "小猫", "50", "交易成功", "", "", "", shop_time(3), "", "", "", ""],
-            ['="2"', "抢先登记", "60", "交易成功", "", "", "", shop_time(3), "", "", "", ""],
-            ['="3"', "阳光", "70", "交易成功", "", "", "", shop_time(3), "", "", "", ""]]
+    rows = [
+        ['="1"', "小猫", "50", "交易成功", "", "", "", shop_time(3), "", "", "", ""],
+        ['="2"', "抢先登记", "60", "交易成功", "", "", "", shop_time(3), "", "", "", ""],
+        ['="3"', "阳光", "70", "交易成功", "", "", "", shop_time(3), "", "", "", ""],
+    ]
     path = tmp_path / "race.csv"
     path.write_bytes(csv_bytes(TAOBAO_HEADER, rows))
     monkeypatch.setattr(importer.OrderRows, "_customers", lambda self, connection, rows: {})
@@ -405,8 +679,38 @@ def test_xlsx_upload(client, supervisor, run_jobs, tmp_path):
     sheet.append(["淘宝订单报表"])  # a title line above the header
     sheet.append(TAOBAO_HEADER)
     created = to_shop_time(utcnow() - timedelta(days=4)).replace(tzinfo=None, microsecond=0)
-    sheet.append(["3498000000000000101", "小猫", 99.9, "交易成功", "张三", "13812345678", "浙江省 杭州市", created, created, "围巾", 2, 0])
-    sheet.append(["3498000000000000102", "小猫", "bad", "交易成功", "张三", "13812345678", "浙江省 杭州市", created, created, "围巾", 1, 0])
+    sheet.append(
+        [
+            "3498000000000000101",
+            "小猫",
+            99.9,
+            "交易成功",
+            "张三",
+            "13812345678",
+            "浙江省 杭州市",
+            created,
+            created,
+            "围巾",
+            2,
+            0,
+        ]
+    )
+    sheet.append(
+        [
+            "3498000000000000102",
+            "小猫",
+            "bad",
+            "交易成功",
+            "张三",
+            "13812345678",
+            "浙江省 杭州市",
+            created,
+            created,
+            "围巾",
+            1,
+            0,
+        ]
+    )
     sheet.append([3.49800000000001e18, "阳光", 10, "交易成功", "", "", "", created, "", "", 1, 0])
     path = tmp_path / "orders.xlsx"
     workbook.save(path)
@@ -422,11 +726,14 @@ def test_xlsx_upload(client, supervisor, run_jobs, tmp_path):
 
 def test_utf8_generic_file_with_platforms(client, supervisor, run_jobs):
     header = ["订单号", "平台", "买家昵称", "实付金额", "订单状态", "手机", "地址", "下单时间"]
-    rows = [["W1", "京东", "小猫", "10", "已完成", "13812345678", "浙江", shop_time(2)],
-            ["W2", "微信", "小猫", "20", "已付款", "", "", shop_time(1)],
-            ["W3", "eBay", "小猫", "20", "已付款", "", "", shop_time(1)]]
-    page = import_file(client, run_jobs, b"\xef\xbb\xbf" + csv_bytes(header, rows, "utf-8"), preset="generic",
-                       filename="shop.csv").get_data(as_text=True)
+    rows = [
+        ["W1", "京东", "小猫", "10", "已完成", "13812345678", "浙江", shop_time(2)],
+        ["W2", "微信", "小猫", "20", "已付款", "", "", shop_time(1)],
+        ["W3", "eBay", "小猫", "20", "已付款", "", "", shop_time(1)],
+    ]
+    page = import_file(
+        client, run_jobs, b"\xef\xbb\xbf" + csv_bytes(header, rows, "utf-8"), preset="generic", filename="shop.csv"
+    ).get_data(as_text=True)
     assert counts(page) == {"created": 2, "updated": 0, "skipped": 0, "rejected": 1, "customers": 2}
     assert rejected_rows(page) == {4: "Unknown platform “eBay”."}
     assert sorted(db.session.scalars(select(Customer.platform))) == ["jd", "wechat"]
@@ -463,10 +770,14 @@ def test_review_report_updates_order_reviews(client, supervisor, run_jobs, make_
 def test_imports_one_after_another_both_recompute_segments(client, supervisor, run_jobs, tmp_path):
     """RQ keeps a finished recompute's id for a while; the second import must still get one."""
     path = tmp_path / "a.csv"
-    path.write_bytes(csv_bytes(TAOBAO_HEADER, [['="1"', "小猫", "50", "交易成功", "", "", "", shop_time(3), "", "", "", ""]]))
+    path.write_bytes(
+        csv_bytes(TAOBAO_HEADER, [['="1"', "小猫", "50", "交易成功", "", "", "", shop_time(3), "", "", "", ""]])
+    )
     import_file(client, run_jobs, path)
     assert db.session.scalar(select(Customer.layer).where(Customer.nickname == "小猫")) == "new"
-    path.write_bytes(csv_bytes(TAOBAO_HEADER, [['="2"', "阳光", "50", "交易成功", "", "", "", shop_time(3), "", "", "", ""]]))
+    path.write_bytes(
+        csv_bytes(TAOBAO_HEADER, [['="2"', "阳光", "50", "交易成功", "", "", "", shop_time(3), "", "", "", ""]])
+    )
     import_file(client, run_jobs, path)
     assert db.session.scalar(select(Customer.layer).where(Customer.nickname == "阳光")) == "new"
 
@@ -474,15 +785,28 @@ def test_imports_one_after_another_both_recompute_segments(client, supervisor, r
 # --- files that are not tables ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("content, preset, message", [
-    (bytes(range(256)) * 40, "taobao", "This file is not a table"),
-    (b"", "taobao", "The file is empty."),
-    ("随便写点什么\n再来一行\n".encode(), "taobao", "No table found in the file"),
-    ("订单编号,买家会员名\n".encode("gbk"), "taobao", "no rows of data"),
-    ("名字,年龄\n张三,18\n".encode("gbk"), "taobao", "Columns missing for a Taobao / Tmall order report: Order number (订单编号)"),
-    ("订单编号,评价\n1,好评\n".encode("gbk"), "taobao", "The file looks like a Review report (order number + rating): choose that kind of file."),
-])
-def test_a_file_that_is_not_a_usable_table_is_refused_next_to_the_file_field(client, supervisor, content, preset, message):
+@pytest.mark.parametrize(
+    "content, preset, message",
+    [
+        (bytes(range(256)) * 40, "taobao", "This file is not a table"),
+        (b"", "taobao", "The file is empty."),
+        ("随便写点什么\n再来一行\n".encode(), "taobao", "No table found in the file"),
+        ("订单编号,买家会员名\n".encode("gbk"), "taobao", "no rows of data"),
+        (
+            "名字,年龄\n张三,18\n".encode("gbk"),
+            "taobao",
+            "Columns missing for a Taobao / Tmall order report: Order number (订单编号)",
+        ),
+        (
+            "订单编号,评价\n1,好评\n".encode("gbk"),
+            "taobao",
+            "The file looks like a Review report (order number + rating): choose that kind of file.",
+        ),
+    ],
+)
+def test_a_file_that_is_not_a_usable_table_is_refused_next_to_the_file_field(
+    client, supervisor, content, preset, message
+):
     response = upload(client, content, preset=preset, filename="report.csv")
     assert response.status_code == 422
     page = response.get_data(as_text=True)
@@ -498,17 +822,69 @@ def test_no_file_chosen(client, supervisor):
 
 
 def test_1688_export(client, supervisor, run_jobs):
-    header = ["订单编号", "买家公司名", "买家会员名", "货品总价(元)", "运费(元)", "实付款(元)", "订单状态", "订单创建时间",
-              "订单付款时间", "收货人姓名", "收货地址", "联系手机", "货品标题", "数量", "退款金额(元)"]
-    rows = [["A88001", "义乌小商品", "yiwu_shop", "100", "10", "110.00", "等待买家确认收货", shop_time(6), shop_time(6),
-             "陈静", "浙江省 金华市 义乌市", "13812345678", "发夹", "200", "0"],
-            ["A88002", "义乌小商品", "yiwu_shop", "50", "0", "50.00", "交易关闭", shop_time(4), shop_time(4),
-             "陈静", "浙江省 金华市 义乌市", "13812345678", "发夹", "100", "50"]]
-    page = import_file(client, run_jobs, csv_bytes(header, rows), preset="1688", filename="1688.csv").get_data(as_text=True)
+    header = [
+        "订单编号",
+        "买家公司名",
+        "买家会员名",
+        "货品总价(元)",
+        "运费(元)",
+        "实付款(元)",
+        "订单状态",
+        "订单创建时间",
+        "订单付款时间",
+        "收货人姓名",
+        "收货地址",
+        "联系手机",
+        "货品标题",
+        "数量",
+        "退款金额(元)",
+    ]
+    rows = [
+        [
+            "A88001",
+            "义乌小商品",
+            "yiwu_shop",
+            "100",
+            "10",
+            "110.00",
+            "等待买家确认收货",
+            shop_time(6),
+            shop_time(6),
+            "陈静",
+            "浙江省 金华市 义乌市",
+            "13812345678",
+            "发夹",
+            "200",
+            "0",
+        ],
+        [
+            "A88002",
+            "义乌小商品",
+            "yiwu_shop",
+            "50",
+            "0",
+            "50.00",
+            "交易关闭",
+            shop_time(4),
+            shop_time(4),
+            "陈静",
+            "浙江省 金华市 义乌市",
+            "13812345678",
+            "发夹",
+            "100",
+            "50",
+        ],
+    ]
+    page = import_file(client, run_jobs, csv_bytes(header, rows), preset="1688", filename="1688.csv").get_data(
+        as_text=True
+    )
     assert counts(page) == {"created": 2, "updated": 0, "skipped": 0, "rejected": 0, "customers": 1}
     customer = db.session.scalar(select(Customer))
     assert (customer.platform, customer.nickname, customer.name, customer.city) == ("1688", "yiwu_shop", "陈静", "金华")
-    assert dict(db.session.execute(select(Order.order_no, Order.status)).all()) == {"A88001": "shipped", "A88002": "refunded"}
+    assert dict(db.session.execute(select(Order.order_no, Order.status)).all()) == {
+        "A88001": "shipped",
+        "A88002": "refunded",
+    }
 
 
 def test_a_long_list_of_rejected_rows_is_cut_on_the_page_but_not_in_the_csv(client, supervisor, run_jobs):

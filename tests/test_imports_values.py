@@ -16,8 +16,20 @@ from app.imports.rows import BlankRow, RowReader
 from app.imports.tables import TableError, decode, known_columns, read_table
 from app.imports.values import PhoneBook, RowError, ShopClock
 
-TAOBAO_HEADER = ["订单编号", "买家会员名", "买家实际支付金额", "订单状态", "收货人姓名", "联系手机", "收货地址",
-                 "订单创建时间", "订单付款时间", "宝贝标题", "宝贝总数量", "退款金额"]
+TAOBAO_HEADER = [
+    "订单编号",
+    "买家会员名",
+    "买家实际支付金额",
+    "订单状态",
+    "收货人姓名",
+    "联系手机",
+    "收货地址",
+    "订单创建时间",
+    "订单付款时间",
+    "宝贝标题",
+    "宝贝总数量",
+    "退款金额",
+]
 CSV_TEXT = "订单编号,买家会员名,订单状态\n1001,小猫𠀾爱吃鱼,交易成功\n"
 
 
@@ -93,7 +105,9 @@ def test_csv_and_xlsx_read_the_same_table():
 
 
 def test_xlsx_keeps_cell_types_for_the_row_reader():
-    table = read(xlsx([["订单编号", "订单创建时间", "买家实际支付金额"], ["1001", datetime(2024, 3, 5, 9, 30), 99.5]]), "r.xlsx")
+    table = read(
+        xlsx([["订单编号", "订单创建时间", "买家实际支付金额"], ["1001", datetime(2024, 3, 5, 9, 30), 99.5]]), "r.xlsx"
+    )
     [(line, cells)] = list(table.rows())
     assert cells == ("1001", datetime(2024, 3, 5, 9, 30), 99.5)
 
@@ -109,14 +123,17 @@ def test_a_title_line_above_the_header_is_passed_over():
     assert list(table.rows()) == [(3, ["1001", "小猫", "交易成功"])]
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", "empty"),
-    (b"   \n\n", "empty"),
-    ("你好世界\n随便写点什么\n再来一行\n".encode(), "at least two columns"),
-    (b"order_no,name\n", "no rows"),
-    (b"PK\x03\x04not really a zip file", "not an Excel workbook"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(100), ".xls"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "empty"),
+        (b"   \n\n", "empty"),
+        ("你好世界\n随便写点什么\n再来一行\n".encode(), "at least two columns"),
+        (b"order_no,name\n", "no rows"),
+        (b"PK\x03\x04not really a zip file", "not an Excel workbook"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(100), ".xls"),
+    ],
+)
 def test_what_is_not_a_table(content, message):
     with pytest.raises(TableError) as caught:
         read(content)
@@ -147,7 +164,12 @@ def test_suggestions_ignore_spaces_brackets_and_case():
 
 
 def test_missing_required_columns_and_a_better_preset():
-    assert [f.key for f in TAOBAO.missing(TAOBAO.suggest(["订单编号", "评价"]))] == ["nickname", "amount", "status", "created_at"]
+    assert [f.key for f in TAOBAO.missing(TAOBAO.suggest(["订单编号", "评价"]))] == [
+        "nickname",
+        "amount",
+        "status",
+        "created_at",
+    ]
     assert better_preset(TAOBAO, ["订单编号", "评价"]) is REVIEW_REPORT
 
 
@@ -160,15 +182,18 @@ def test_generic_template_round_trips():
 # --- values -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("raw, cleaned", [
-    ('="3498765432109876543"', "3498765432109876543"),
-    ('= "12"', '= "12"'),
-    ("'13812345678", "13812345678"),
-    ("\t3498765432109876543", "3498765432109876543"),
-    ("  小猫  ", "小猫"),
-    (None, ""),
-    (12.0, "12"),
-])
+@pytest.mark.parametrize(
+    "raw, cleaned",
+    [
+        ('="3498765432109876543"', "3498765432109876543"),
+        ('= "12"', '= "12"'),
+        ("'13812345678", "13812345678"),
+        ("\t3498765432109876543", "3498765432109876543"),
+        ("  小猫  ", "小猫"),
+        (None, ""),
+        (12.0, "12"),
+    ],
+)
 def test_cleaning_strips_what_exports_add_to_keep_numbers_as_text(raw, cleaned):
     assert values.text(raw) == cleaned
 
@@ -184,9 +209,17 @@ def test_order_numbers():
         values.order_number('=""')
 
 
-@pytest.mark.parametrize("raw, amount", [
-    ("199.00", "199.00"), ("¥1,299.5", "1299.50"), ("", "0.00"), (99.9, "99.90"), (12, "12.00"), ("0.005", "0.01"),
-])
+@pytest.mark.parametrize(
+    "raw, amount",
+    [
+        ("199.00", "199.00"),
+        ("¥1,299.5", "1299.50"),
+        ("", "0.00"),
+        (99.9, "99.90"),
+        (12, "12.00"),
+        ("0.005", "0.01"),
+    ],
+)
 def test_money(raw, amount):
     assert values.money(raw) == Decimal(amount)
 
@@ -199,15 +232,18 @@ def test_bad_money(raw):
     assert caught.value.reason == f"The amount paid “{raw}” is not an amount of money."
 
 
-@pytest.mark.parametrize("raw, status", [
-    ("等待买家付款", "unpaid"),
-    ("买家已付款，等待卖家发货", "paid"),
-    ("卖家已发货，等待买家确认", "shipped"),
-    ("交易成功", "completed"),
-    ("交易关闭", "closed"),
-    ("等待买家确认收货", "shipped"),
-    ("Completed", "completed"),
-])
+@pytest.mark.parametrize(
+    "raw, status",
+    [
+        ("等待买家付款", "unpaid"),
+        ("买家已付款，等待卖家发货", "paid"),
+        ("卖家已发货，等待买家确认", "shipped"),
+        ("交易成功", "completed"),
+        ("交易关闭", "closed"),
+        ("等待买家确认收货", "shipped"),
+        ("Completed", "completed"),
+    ],
+)
 def test_statuses(raw, status):
     assert values.order_status(raw, Decimal("0")) == status
 
@@ -223,19 +259,22 @@ def test_unknown_status():
     assert caught.value.reason == "Unknown order status “退款中”."
 
 
-@pytest.mark.parametrize("address, place", [
-    ("浙江省 杭州市 西湖区 文三路100号", ("浙江", "杭州")),
-    ("广西壮族自治区 南宁市 青秀区", ("广西", "南宁")),
-    ("内蒙古自治区 呼和浩特市 新城区", ("内蒙古", "呼和浩特")),
-    ("新疆维吾尔自治区 乌鲁木齐市", ("新疆", "乌鲁木齐")),
-    ("上海 上海市 浦东新区 世纪大道", ("上海", "上海")),
-    ("北京市 北京市 朝阳区", ("北京", "北京")),
-    ("香港特别行政区 九龙", ("香港", "九龙")),
-    ("黑龙江省哈尔滨市南岗区", ("黑龙江", None)),
-    ("浙江", ("浙江", None)),
-    ("", (None, None)),
-    ("某某路100号", (None, None)),
-])
+@pytest.mark.parametrize(
+    "address, place",
+    [
+        ("浙江省 杭州市 西湖区 文三路100号", ("浙江", "杭州")),
+        ("广西壮族自治区 南宁市 青秀区", ("广西", "南宁")),
+        ("内蒙古自治区 呼和浩特市 新城区", ("内蒙古", "呼和浩特")),
+        ("新疆维吾尔自治区 乌鲁木齐市", ("新疆", "乌鲁木齐")),
+        ("上海 上海市 浦东新区 世纪大道", ("上海", "上海")),
+        ("北京市 北京市 朝阳区", ("北京", "北京")),
+        ("香港特别行政区 九龙", ("香港", "九龙")),
+        ("黑龙江省哈尔滨市南岗区", ("黑龙江", None)),
+        ("浙江", ("浙江", None)),
+        ("", (None, None)),
+        ("某某路100号", (None, None)),
+    ],
+)
 def test_province_and_city_from_the_address(address, place):
     assert values.place(address) == place
 
@@ -243,8 +282,15 @@ def test_province_and_city_from_the_address(address, place):
 def test_times_are_shop_local_and_stored_as_utc():
     clock = ShopClock("Asia/Shanghai")
     expected = datetime(2024, 3, 5, 1, 30)
-    for raw in ("2024-03-05 09:30:00", "2024/3/5 9:30", "2024-03-05T09:30:00", "2024年3月5日 9:30",
-                datetime(2024, 3, 5, 9, 30), "2024-03-05 09:30:00.250", "2024-03-05T01:30:00+00:00"):
+    for raw in (
+        "2024-03-05 09:30:00",
+        "2024/3/5 9:30",
+        "2024-03-05T09:30:00",
+        "2024年3月5日 9:30",
+        datetime(2024, 3, 5, 9, 30),
+        "2024-03-05 09:30:00.250",
+        "2024-03-05T01:30:00+00:00",
+    ):
         assert clock.moment(raw, "bad_created") == expected, raw
     assert clock.moment("", "bad_paid") is None
     with pytest.raises(RowError) as caught:
@@ -252,8 +298,15 @@ def test_times_are_shop_local_and_stored_as_utc():
     assert caught.value.reason == "The payment time “2024-13-45 25:00” is not a date and time."
 
 
-@pytest.mark.parametrize("zone, day", [("America/New_York", datetime(2024, 3, 10)), ("America/New_York", datetime(2024, 11, 3)),
-                                       ("Australia/Lord_Howe", datetime(2024, 4, 7)), ("Asia/Shanghai", datetime(2024, 1, 1))])
+@pytest.mark.parametrize(
+    "zone, day",
+    [
+        ("America/New_York", datetime(2024, 3, 10)),
+        ("America/New_York", datetime(2024, 11, 3)),
+        ("Australia/Lord_Howe", datetime(2024, 4, 7)),
+        ("Asia/Shanghai", datetime(2024, 1, 1)),
+    ],
+)
 def test_the_clock_converts_as_app_timefmt_does_across_changes_of_offset(app, monkeypatch, zone, day):
     from app.timefmt import shop_time_to_utc
 
@@ -266,7 +319,13 @@ def test_the_clock_converts_as_app_timefmt_does_across_changes_of_offset(app, mo
 
 def test_ratings():
     assert [values.rating(r) for r in ("好评", "中评", "差评", "Good", "neutral", "BAD")] == [
-        "good", "neutral", "bad", "good", "neutral", "bad"]
+        "good",
+        "neutral",
+        "bad",
+        "good",
+        "neutral",
+        "bad",
+    ]
     with pytest.raises(RowError, match="bad_rating"):
         values.rating("五星")
 
@@ -306,15 +365,38 @@ def taobao_reader() -> RowReader:
     return RowReader(TAOBAO, TAOBAO.suggest(TAOBAO_HEADER), "CN", "Asia/Shanghai")
 
 
-GOOD = ['="3498765432109876543"', "小猫爱吃鱼", "199.00", "交易成功", "张三", "13812345678",
-        "浙江省 杭州市 西湖区", "2024-01-02 10:00:00", "2024-01-02 10:05:00", "真丝围巾", "2", "0"]
+GOOD = [
+    '="3498765432109876543"',
+    "小猫爱吃鱼",
+    "199.00",
+    "交易成功",
+    "张三",
+    "13812345678",
+    "浙江省 杭州市 西湖区",
+    "2024-01-02 10:00:00",
+    "2024-01-02 10:05:00",
+    "真丝围巾",
+    "2",
+    "0",
+]
 
 
 def test_a_good_row():
     row = taobao_reader().read(7, GOOD)
-    assert (row.line, row.order_no, row.platform, row.nickname, row.name) == (7, "3498765432109876543", "taobao", "小猫爱吃鱼", "张三")
+    assert (row.line, row.order_no, row.platform, row.nickname, row.name) == (
+        7,
+        "3498765432109876543",
+        "taobao",
+        "小猫爱吃鱼",
+        "张三",
+    )
     assert (row.phone, row.province, row.city) == ("+8613812345678", "浙江", "杭州")
-    assert (row.status, row.amount, row.refund_amount, row.item_count) == ("completed", Decimal("199.00"), Decimal("0.00"), 2)
+    assert (row.status, row.amount, row.refund_amount, row.item_count) == (
+        "completed",
+        Decimal("199.00"),
+        Decimal("0.00"),
+        2,
+    )
     assert (row.created_at, row.paid_at) == (datetime(2024, 1, 2, 2, 0), datetime(2024, 1, 2, 2, 5))
 
 
@@ -325,19 +407,22 @@ def test_a_paid_order_without_payment_time_counts_as_paid_when_placed():
     assert unpaid.paid_at is None
 
 
-@pytest.mark.parametrize("column, value, reason", [
-    (0, "", "The order number is empty."),
-    (1, " ", "The buyer nickname is empty."),
-    (2, "12元5角", "The amount paid “12元5角” is not an amount of money."),
-    (3, "退款中", "Unknown order status “退款中”."),
-    (3, "", "The order status is empty."),
-    (5, "12345", "The phone number “12345” is not a valid mobile number."),
-    (7, "yesterday", "The creation time “yesterday” is not a date and time."),
-    (7, "", "The order creation time is empty."),
-    (8, "2024-02-30 10:00", "The payment time “2024-02-30 10:00” is not a date and time."),
-    (10, "two", "The item count “two” is not a whole number."),
-    (11, "-3", "The refund amount “-3” is not an amount of money."),
-])
+@pytest.mark.parametrize(
+    "column, value, reason",
+    [
+        (0, "", "The order number is empty."),
+        (1, " ", "The buyer nickname is empty."),
+        (2, "12元5角", "The amount paid “12元5角” is not an amount of money."),
+        (3, "退款中", "Unknown order status “退款中”."),
+        (3, "", "The order status is empty."),
+        (5, "12345", "The phone number “12345” is not a valid mobile number."),
+        (7, "yesterday", "The creation time “yesterday” is not a date and time."),
+        (7, "", "The order creation time is empty."),
+        (8, "2024-02-30 10:00", "The payment time “2024-02-30 10:00” is not a date and time."),
+        (10, "two", "The item count “two” is not a whole number."),
+        (11, "-3", "The refund amount “-3” is not an amount of money."),
+    ],
+)
 def test_row_validation_reasons(column, value, reason):
     cells = list(GOOD)
     cells[column] = value
@@ -355,8 +440,12 @@ def test_short_rows_and_blank_rows():
 
 
 def test_generic_rows_carry_their_platform():
-    reader = RowReader(GENERIC, {"order_no": 0, "nickname": 1, "amount": 2, "status": 3, "created_at": 4, "platform": 5},
-                       "CN", "Asia/Shanghai")
+    reader = RowReader(
+        GENERIC,
+        {"order_no": 0, "nickname": 1, "amount": 2, "status": 3, "created_at": 4, "platform": 5},
+        "CN",
+        "Asia/Shanghai",
+    )
     assert reader.read(2, ["A1", "小猫", "9", "paid", "2024-01-01", "京东"]).platform == "jd"
     assert reader.read(2, ["A1", "小猫", "9", "paid", "2024-01-01", ""]).platform == "other"
     with pytest.raises(RowError, match="bad_platform"):

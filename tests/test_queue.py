@@ -12,8 +12,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.followups import services
 from app.followups.cycles import Bucket, Kind
-from app.models import (BlacklistEntry, Customer, FollowUp, FollowUpState, FollowUpStatus, OrderStatus, Role,
-                        utcnow)
+from app.models import BlacklistEntry, Customer, FollowUp, FollowUpState, FollowUpStatus, OrderStatus, Role, utcnow
 from app.timefmt import localtime
 
 HX = {"HX-Request": "true"}
@@ -21,8 +20,15 @@ PASSWORD = "correct-horse-1"  # the password conftest's make_user gives every us
 
 
 def task_due(customer: Customer, due_at, cycle: int = 1, kind: str = Kind.FIRST_CONTACT) -> FollowUp:
-    task = FollowUp(customer_id=customer.id, assignee_id=customer.owner_id, cycle=cycle, kind=kind, due_at=due_at,
-                    due_on=services._due_on(due_at), status=FollowUpStatus.OPEN)
+    task = FollowUp(
+        customer_id=customer.id,
+        assignee_id=customer.owner_id,
+        cycle=cycle,
+        kind=kind,
+        due_at=due_at,
+        due_on=services._due_on(due_at),
+        status=FollowUpStatus.OPEN,
+    )
     db.session.add(task)
     db.session.commit()
     return task
@@ -36,11 +42,11 @@ def section(text: str, name: str) -> str:
     """The HTML of one queue section."""
     start = text.index(f'id="section-{name}"')
     end = text.find('<section id="section-', start + 1)
-    return text[start:end if end > 0 else None]
+    return text[start : end if end > 0 else None]
 
 
 def counters(text: str) -> list[int]:
-    block = text[text.index('id="counters"'):]
+    block = text[text.index('id="counters"') :]
     return [int(n) for n in re.findall(r'class="counter[^"]*"><strong>(\d+)</strong>', block)[:3]]
 
 
@@ -61,8 +67,11 @@ def reload_task(task_id: int) -> FollowUp:
 
 def open_tasks(customer_id: int) -> list[FollowUp]:
     db.session.expire_all()
-    return list(db.session.scalars(select(FollowUp).where(FollowUp.customer_id == customer_id,
-                                                          FollowUp.status == FollowUpStatus.OPEN)))
+    return list(
+        db.session.scalars(
+            select(FollowUp).where(FollowUp.customer_id == customer_id, FollowUp.status == FollowUpStatus.OPEN)
+        )
+    )
 
 
 @pytest.fixture
@@ -80,6 +89,7 @@ def signed_in(app, make_user):
 
 
 # --- the page ---------------------------------------------------------------------------------
+
 
 def test_sales_land_on_their_queue_and_others_on_the_registry(client, login_as, signed_in):
     login_as(Role.SALES)
@@ -122,7 +132,9 @@ def test_a_card_shows_what_the_call_needs(client, login_as, make_customer, make_
     customer = make_customer(owner=me, name="老客户", phone="+8613812345678", platform="taobao", nickname="tb_old")
     first = services.start(customer, now=utcnow() - timedelta(days=20))
     db.session.commit()
-    services.record_outcome(first, services.Outcome.INTERESTED, "wechat", "想要红色", me, now=utcnow() - timedelta(days=16))
+    services.record_outcome(
+        first, services.Outcome.INTERESTED, "wechat", "想要红色", me, now=utcnow() - timedelta(days=16)
+    )
     db.session.commit()
     for days, amount in ((30, "10"), (20, "20"), (12, "30"), (5, "45.50")):
         make_order(customer, days_ago=days, amount=amount)
@@ -158,14 +170,16 @@ def test_show_more_loads_the_next_cards(client, login_as, make_customer):
 
 # --- recording an outcome ---------------------------------------------------------------------
 
+
 def test_recording_an_outcome_removes_the_card_and_updates_the_counters(client, login_as, make_customer):
     me = login_as(Role.SALES)
     customer = make_customer(owner=me, name="要成交的")
     task = task_due(customer, today_start() - timedelta(days=2))
     assert counters(client.get("/follow-ups/").text) == [1, 0, 0]
 
-    response = client.post(f"/follow-ups/{task.id}/outcome", data=outcome(task, "ordered", "wechat", "下单了"),
-                           headers=HX)
+    response = client.post(
+        f"/follow-ups/{task.id}/outcome", data=outcome(task, "ordered", "wechat", "下单了"), headers=HX
+    )
     assert response.status_code == 200
     assert json.loads(response.headers["HX-Trigger"]) == {"follow-ups-changed": True}
     # Nothing takes the card's place: only the status line, swapped out of band.
@@ -174,15 +188,21 @@ def test_recording_an_outcome_removes_the_card_and_updates_the_counters(client, 
     next_day = (utcnow() + timedelta(days=30)).date()
     [next_task] = open_tasks(customer.id)
     assert next_task.due_on in (next_day, next_day + timedelta(days=1))  # the shop's day of that moment
-    assert f"Recorded for 要成交的: Ordered. Next follow-up on {next_task.due_on.isoformat()}." in \
-        " ".join(response.text.split())
+    assert f"Recorded for 要成交的: Ordered. Next follow-up on {next_task.due_on.isoformat()}." in " ".join(
+        response.text.split()
+    )
 
     fragment = client.get("/follow-ups/counters", headers=HX).text
     assert fragment.lstrip().startswith('<nav id="counters"') and "<html" not in fragment
     assert counters(fragment) == [0, 0, 0]
     done = reload_task(task.id)
-    assert (done.status, done.outcome, done.channel, done.note, done.completed_by_id) == \
-        ("done", "ordered", "wechat", "下单了", me.id)
+    assert (done.status, done.outcome, done.channel, done.note, done.completed_by_id) == (
+        "done",
+        "ordered",
+        "wechat",
+        "下单了",
+        me.id,
+    )
 
 
 def test_the_fifth_unconverted_cycle_says_the_customer_is_lost(client, login_as, make_customer):
@@ -195,13 +215,17 @@ def test_the_fifth_unconverted_cycle_says_the_customer_is_lost(client, login_as,
     assert db.session.get(Customer, customer.id).follow_up_state == FollowUpState.LOST
 
 
-@pytest.mark.parametrize("data, field, message", [
-    ({"outcome": "maybe"}, "outcome", "Not a valid choice."),
-    ({"channel": "telegram"}, "channel", "Not a valid choice."),
-    ({"note": "很" * 1001}, "note", "Field cannot be longer than 1000 characters."),
-])
-def test_a_bad_outcome_form_shows_the_card_with_the_error_and_writes_nothing(client, login_as, make_customer,
-                                                                            data, field, message):
+@pytest.mark.parametrize(
+    "data, field, message",
+    [
+        ({"outcome": "maybe"}, "outcome", "Not a valid choice."),
+        ({"channel": "telegram"}, "channel", "Not a valid choice."),
+        ({"note": "很" * 1001}, "note", "Field cannot be longer than 1000 characters."),
+    ],
+)
+def test_a_bad_outcome_form_shows_the_card_with_the_error_and_writes_nothing(
+    client, login_as, make_customer, data, field, message
+):
     me = login_as(Role.SALES)
     customer = make_customer(owner=me, name="填错了")
     task = task_due(customer, today_start())
@@ -231,12 +255,18 @@ def test_do_not_contact_offers_to_blacklist_the_phone(client, login_as, make_cus
     assert response.status_code == 200
     assert "138 9999 0000 is blacklisted: it receives no SMS of any kind." in response.text
     [entry] = db.session.scalars(select(BlacklistEntry))
-    assert (entry.phone, entry.reason, entry.note, entry.source, entry.customer_id, entry.added_by_id) == \
-        ("+8613899990000", "manual", "Asked not to be contacted", f"follow_up:{task.id}", customer.id, me.id)
+    assert (entry.phone, entry.reason, entry.note, entry.source, entry.customer_id, entry.added_by_id) == (
+        "+8613899990000",
+        "manual",
+        "Asked not to be contacted",
+        f"follow_up:{task.id}",
+        customer.id,
+        me.id,
+    )
     # The customer's page warns, and the timeline tells the story.
     page = client.get(f"/customers/{customer.id}").text
     assert "The phone is blacklisted (Manual) since" in page
-    timeline = words(page[page.index('<ol class="timeline">'):])
+    timeline = words(page[page.index('<ol class="timeline">') :])
     assert "Phone blacklisted · Manual · Asked not to be contacted" in timeline
     assert "Follow-ups: Do not contact" in timeline and "Outcome: Do not contact · Phone" in timeline
 
@@ -249,6 +279,7 @@ def test_the_blacklist_offer_exists_only_after_do_not_contact(client, login_as, 
 
 
 # --- who may act on what ------------------------------------------------------------------------
+
 
 def test_sales_cannot_record_or_blacklist_someone_elses_task(client, login_as, make_user, make_customer):
     other = make_user(Role.SALES)
@@ -319,6 +350,7 @@ def test_two_people_recording_the_same_task_one_after_the_other(client, login_as
 
 # --- the inline timeline and the customer page --------------------------------------------------
 
+
 def test_the_timeline_fragment_is_just_the_timeline(client, login_as, make_customer):
     me = login_as(Role.SALES)
     customer = make_customer(owner=me, name="看时间线")
@@ -336,26 +368,29 @@ def test_the_customer_page_shows_the_follow_up_panel_and_readable_events(client,
     customer = make_customer(owner=seller, name="面板")
     first = services.start(customer, now=utcnow() - timedelta(days=20))
     db.session.commit()
-    services.record_outcome(first, services.Outcome.NO_ANSWER, "phone", "没接", seller, now=utcnow() - timedelta(days=1))
+    services.record_outcome(
+        first, services.Outcome.NO_ANSWER, "phone", "没接", seller, now=utcnow() - timedelta(days=1)
+    )
     db.session.commit()
     login_as(Role.SUPERVISOR)
 
     page = client.get(f"/customers/{customer.id}").text
-    panel = words(page[page.index('class="follow-up-panel"'):page.index("<h2>Timeline</h2>")])
+    panel = words(page[page.index('class="follow-up-panel"') : page.index("<h2>Timeline</h2>")])
     [task] = open_tasks(customer.id)
     assert "State Followed up Cycle 2" in panel
     assert f"Next follow-up Revisit · due {task.due_on.isoformat()} · Xiao Li" in panel
     assert "Unconverted cycles in a row 1" in panel
     assert "Bring back into the follow-ups" not in panel  # still followed up
-    timeline = words(page[page.index('<ol class="timeline">'):])
+    timeline = words(page[page.index('<ol class="timeline">') :])
     assert f"Follow-up opened · cycle 2 · Revisit · due {task.due_on.isoformat()} · for Xiao Li" in timeline
     assert "Outcome: No answer · Phone · “没接” · 12 days late" in timeline
 
 
 def test_a_supervisor_brings_a_lost_customer_back(client, login_as, make_user, make_customer):
     seller = make_user(Role.SALES)
-    customer = make_customer(owner=seller, name="流失了", follow_up_state=FollowUpState.LOST, unconverted_streak=5,
-                             cycle=5)
+    customer = make_customer(
+        owner=seller, name="流失了", follow_up_state=FollowUpState.LOST, unconverted_streak=5, cycle=5
+    )
     login_as(Role.SUPERVISOR)
     page = client.get(f"/customers/{customer.id}").text
     assert "Lost (no conversion)" in page and "Bring back into the follow-ups" in page

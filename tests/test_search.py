@@ -77,8 +77,15 @@ def test_search_finds_exactly_the_customers_holding_the_substring(supervisor, cu
         if values["nickname"] in nicknames:
             values["nickname"] = None  # (platform, nickname) is unique
         nicknames.add(values["nickname"])
-        rows.append(Customer(name=values["name"], platform="taobao" if values["nickname"] else None,
-                             nickname=values["nickname"], phone=values["phone"], tags=",".join(values["tags"])))
+        rows.append(
+            Customer(
+                name=values["name"],
+                platform="taobao" if values["nickname"] else None,
+                nickname=values["nickname"],
+                phone=values["phone"],
+                tags=",".join(values["tags"]),
+            )
+        )
     db.session.add_all(rows)
     db.session.commit()
     for values, row in zip(customers, rows):
@@ -86,24 +93,33 @@ def test_search_finds_exactly_the_customers_holding_the_substring(supervisor, cu
 
     def substring_of_a_field():
         c = data.draw(st.sampled_from(customers))
-        field = data.draw(st.sampled_from(
-            [v for v in (c["name"], c["nickname"], c["phone"] and c["phone"][3:], *c["tags"]) if v]))
+        field = data.draw(
+            st.sampled_from([v for v in (c["name"], c["nickname"], c["phone"] and c["phone"][3:], *c["tags"]) if v])
+        )
         start = data.draw(st.integers(0, len(field) - 1))
         length = data.draw(st.integers(1, 5))
-        return field[start:start + length]
+        return field[start : start + length]
 
     for _ in range(4):
-        terms = data.draw(st.lists(
-            st.one_of(st.builds(substring_of_a_field), st.text(CJK + LETTERS + DIGITS, min_size=1, max_size=5)),
-            min_size=1, max_size=2))
+        terms = data.draw(
+            st.lists(
+                st.one_of(st.builds(substring_of_a_field), st.text(CJK + LETTERS + DIGITS, min_size=1, max_size=5)),
+                min_size=1,
+                max_size=2,
+            )
+        )
         query = " ".join(terms)
         assert found_ids(supervisor, query) == naive_ids(customers, query), query
 
 
 # --- the index stays in step with the records -------------------------------------------------
 
+
 def test_text_for_lowercases_each_field_on_its_own_line():
-    assert text_for(" 张三 ", "NiCk", "+8613812345678", "WX_id", "回头客, VIP ,") == "张三\nnick\n13812345678\nwx_id\n回头客\nvip"
+    assert (
+        text_for(" 张三 ", "NiCk", "+8613812345678", "WX_id", "回头客, VIP ,")
+        == "张三\nnick\n13812345678\nwx_id\n回头客\nvip"
+    )
     assert text_for("李四") == "李四"
 
 
@@ -126,8 +142,10 @@ def test_editing_a_customer_updates_the_search(client, login_as, make_customer):
     customer = make_customer(owner=user, name="张三丰", phone="+8613812345678", tags="太极")
     assert found_ids(client, "张三丰") == {customer.id}
 
-    response = client.post(f"/customers/{customer.id}/edit",
-                           data={"name": "李四光", "phone": "139 8765 4321", "tags": "地质", "source": "inquiry"})
+    response = client.post(
+        f"/customers/{customer.id}/edit",
+        data={"name": "李四光", "phone": "139 8765 4321", "tags": "地质", "source": "inquiry"},
+    )
     assert response.status_code == 302
 
     for gone in ("张三丰", "三丰", "张", "12345678", "太极"):
@@ -193,8 +211,9 @@ def test_empty_query_lists_everyone(client, login_as, make_customer):
 
 
 @pytest.mark.parametrize("broad_above", [1000, 1])
-def test_paging_through_search_results_shows_each_match_once(app, client, login_as, make_customer, monkeypatch,
-                                                             broad_above):
+def test_paging_through_search_results_shows_each_match_once(
+    app, client, login_as, make_customer, monkeypatch, broad_above
+):
     monkeypatch.setitem(app.config, "PAGE_SIZE", 2)
     monkeypatch.setattr(search, "BROAD", broad_above)
     login_as(Role.SUPERVISOR)

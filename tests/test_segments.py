@@ -9,8 +9,18 @@ import pytest
 from app import jobs
 from app.extensions import db
 from app.models import Activity, Complaint, Customer, Layer, Order, OrderStatus, Review, Role, Tier, utcnow
-from app.segments import (Stats, Thresholds, activity_of, base_layer, classify, is_bad_reviewer, is_picky,
-                          ranked_layers, recompute, tier_of)
+from app.segments import (
+    Stats,
+    Thresholds,
+    activity_of,
+    base_layer,
+    classify,
+    is_bad_reviewer,
+    is_picky,
+    ranked_layers,
+    recompute,
+    tier_of,
+)
 
 NOW = datetime(2024, 6, 15, 12, 0, 0)
 T = Thresholds()
@@ -25,6 +35,7 @@ def buyer(first_days: float, last_days: float, **values) -> Stats:
 
 
 # --- lifecycle layer decided by dates ---------------------------------------------------------
+
 
 def test_no_paid_order_is_a_prospect():
     assert base_layer(Stats(), NOW, T) is Layer.PROSPECT
@@ -55,6 +66,7 @@ def test_a_recent_first_order_is_new_even_with_custom_thresholds():
 
 # --- the 10/30/60 split by spend --------------------------------------------------------------
 
+
 def test_ranked_layers_split_ten_customers_1_3_6():
     spends = {cid: Decimal(1000 - cid * 10) for cid in range(10)}  # 0 spent most
     layers = ranked_layers(spends, T)
@@ -71,8 +83,18 @@ def test_ranked_layers_split_a_hundred_customers_10_30_60():
 
 def test_equal_spend_gets_the_same_layer_at_a_boundary():
     # Ten customers; the 1st and 2nd spent the same, so both are key (only 0 % spent more).
-    spends = {1: Decimal(900), 2: Decimal(900), 3: Decimal(500), 4: Decimal(400), 5: Decimal(400),
-              6: Decimal(400), 7: Decimal(100), 8: Decimal(90), 9: Decimal(80), 10: Decimal(70)}
+    spends = {
+        1: Decimal(900),
+        2: Decimal(900),
+        3: Decimal(500),
+        4: Decimal(400),
+        5: Decimal(400),
+        6: Decimal(400),
+        7: Decimal(100),
+        8: Decimal(90),
+        9: Decimal(80),
+        10: Decimal(70),
+    }
     layers = ranked_layers(spends, T)
     assert layers[1] is layers[2] is Layer.KEY
     assert layers[3] is Layer.MIDDLE
@@ -105,6 +127,7 @@ def test_classify_ranks_only_customers_that_dates_do_not_decide():
 
 # --- activity ---------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "stats, expected",
     [
@@ -121,6 +144,7 @@ def test_activity_of(stats, expected):
 
 
 # --- member tier ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "spend, expected",
@@ -147,6 +171,7 @@ def test_tier_is_downgraded_when_rolling_spend_falls():
 
 # --- flags ------------------------------------------------------------------------------------
 
+
 def test_bad_reviewer():
     assert not is_bad_reviewer(Stats())
     assert is_bad_reviewer(Stats(recent_bad_reviews=1))
@@ -162,6 +187,7 @@ def test_picky(refunds, complaints, expected):
 
 # --- thresholds from settings -----------------------------------------------------------------
 
+
 def test_thresholds_from_config(app):
     config = dict(app.config)
     assert Thresholds.from_config(config) == Thresholds()  # the settings' defaults are the rules' defaults
@@ -172,6 +198,7 @@ def test_thresholds_from_config(app):
 
 
 # --- recompute over real rows -----------------------------------------------------------------
+
 
 def _recompute() -> int:
     changed = recompute(db.session.connection(), utcnow(), Thresholds())
@@ -272,6 +299,7 @@ def test_recompute_job_runs_on_the_queue(make_customer, make_order, run_jobs):
 
 # --- the nightly run --------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "now_utc, expected_utc",
     [
@@ -307,6 +335,7 @@ def test_schedule_nightly_recompute_collapses_into_one_job(app):
 
 
 # --- the supervisor's overview ----------------------------------------------------------------
+
 
 def test_overview_counts_layers_tiers_and_provinces(client, login_as, make_customer, make_order):
     login_as(Role.SUPERVISOR)

@@ -9,9 +9,9 @@ from ..access import local_url, roles_required
 from ..assignment import services as assignment
 from ..extensions import db
 from ..htmx import render
+from ..labels import ROLE_LABELS
 from ..models import Role, User
 from . import services, throttle
-from ..labels import ROLE_LABELS
 from .forms import HandoverForm, LoginForm, PasswordResetForm, UserForm
 
 bp = Blueprint("accounts", __name__)
@@ -28,8 +28,11 @@ def login():
         wait = throttle.seconds_locked(form.username.data, address)
         if wait:
             form.username.errors.append(
-                ngettext("Too many failed attempts. Try again in %(num)d minute.",
-                         "Too many failed attempts. Try again in %(num)d minutes.", -(-wait // 60))
+                ngettext(
+                    "Too many failed attempts. Try again in %(num)d minute.",
+                    "Too many failed attempts. Try again in %(num)d minutes.",
+                    -(-wait // 60),
+                )
             )
             status = 429
         else:
@@ -69,8 +72,15 @@ def users():
             return redirect(url_for("accounts.users"))
     users = services.staff()
     loads = {load.user_id: load for load in assignment.loads_of(users)}
-    return render("accounts/users.html", form=form, users=users, loads=loads, roles=ROLE_LABELS,
-                  reset_form=PasswordResetForm(), status=422 if form.errors else 200)
+    return render(
+        "accounts/users.html",
+        form=form,
+        users=users,
+        loads=loads,
+        roles=ROLE_LABELS,
+        reset_form=PasswordResetForm(),
+        status=422 if form.errors else 200,
+    )
 
 
 def _user_or_404(user_id: int) -> User:
@@ -134,8 +144,14 @@ def handover(user_id: int):
                 flash(_("%(name)s is deactivated and can no longer sign in.", name=user.username), "success")
             return redirect(url_for("accounts.users"))
     [load] = assignment.loads_of([user])
-    return render("accounts/handover.html", form=form, user=user, load=load, loads=assignment.loads_of(others),
-                  status=422 if form.errors else 200)
+    return render(
+        "accounts/handover.html",
+        form=form,
+        user=user,
+        load=load,
+        loads=assignment.loads_of(others),
+        status=422 if form.errors else 200,
+    )
 
 
 def _handed_over(given: list[tuple[assignment.Load | None, int]]) -> str:
@@ -143,8 +159,9 @@ def _handed_over(given: list[tuple[assignment.Load | None, int]]) -> str:
     if given[0][0] is None:
         return ngettext("%(num)d customer left unassigned.", "%(num)d customers left unassigned.", total)
     shares = ", ".join(f"{load.name} {count}" for load, count in given)
-    return ngettext("%(num)d customer handed over: %(shares)s.", "%(num)d customers handed over: %(shares)s.", total,
-                    shares=shares)
+    return ngettext(
+        "%(num)d customer handed over: %(shares)s.", "%(num)d customers handed over: %(shares)s.", total, shares=shares
+    )
 
 
 @bp.post("/users/<int:user_id>/password")

@@ -25,13 +25,20 @@ def create_user(username: str, display_name: str, role: Role, password: str, act
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
-    audit.record("user.created", subject=f"user:{user.id}", after={"username": username, "role": str(role)}, actor=actor)
+    audit.record(
+        "user.created", subject=f"user:{user.id}", after={"username": username, "role": str(role)}, actor=actor
+    )
     return user
 
 
 def set_active(user: User, active: bool, actor: User) -> None:
-    audit.record("user.activated" if active else "user.deactivated", subject=f"user:{user.id}",
-                 before={"active": user.active}, after={"active": active}, actor=actor)
+    audit.record(
+        "user.activated" if active else "user.deactivated",
+        subject=f"user:{user.id}",
+        before={"active": user.active},
+        after={"active": active},
+        actor=actor,
+    )
     user.active = active
 
 
@@ -45,4 +52,6 @@ def staff() -> list[User]:
 
 
 def sales_users() -> list[User]:
-    return list(db.session.scalars(select(User).where(User.role == Role.SALES, User.active).order_by(User.display_name)))
+    return list(
+        db.session.scalars(select(User).where(User.role == Role.SALES, User.active).order_by(User.display_name))
+    )

@@ -32,13 +32,31 @@ def _forms(formdata) -> tuple[CustomerFilterForm, Filters, AssignForm]:
     return filter_form, filters, form
 
 
-def _render(block: str, filter_form: CustomerFilterForm, filters: Filters, form: AssignForm,
-            message: tuple[str, str] | None = None, status: int = 200):
-    page = page_of(services.candidates(current_user, filters), request.args.get("page", 1, type=int),
-                   current_app.config["PAGE_SIZE"])
-    return render("assignment/index.html", block, filter_form=filter_form, form=form, page=page,
-                  loads=services.sales_loads(), message=message, layers=LAYER_LABELS, states=FOLLOW_UP_STATE_LABELS,
-                  status=status)
+def _render(
+    block: str,
+    filter_form: CustomerFilterForm,
+    filters: Filters,
+    form: AssignForm,
+    message: tuple[str, str] | None = None,
+    status: int = 200,
+):
+    page = page_of(
+        services.candidates(current_user, filters),
+        request.args.get("page", 1, type=int),
+        current_app.config["PAGE_SIZE"],
+    )
+    return render(
+        "assignment/index.html",
+        block,
+        filter_form=filter_form,
+        form=form,
+        page=page,
+        loads=services.sales_loads(),
+        message=message,
+        layers=LAYER_LABELS,
+        states=FOLLOW_UP_STATE_LABELS,
+        status=status,
+    )
 
 
 @bp.get("/")
@@ -63,8 +81,14 @@ def assign():
                 done = services.assign_many(ids, owner, current_user)
             except services.UnknownCustomers as error:
                 db.session.rollback()
-                form.ids.errors.append(ngettext("No customer has the ID %(ids)s.", "No customers have the IDs %(ids)s.",
-                                                len(error.ids), ids=", ".join(map(str, error.ids[:10]))))
+                form.ids.errors.append(
+                    ngettext(
+                        "No customer has the ID %(ids)s.",
+                        "No customers have the IDs %(ids)s.",
+                        len(error.ids),
+                        ids=", ".join(map(str, error.ids[:10])),
+                    )
+                )
             except services.NotASalesPerson:
                 db.session.rollback()
                 form.owner.errors.append(_("Choose an active sales person, or nobody."))
@@ -80,8 +104,12 @@ def _assigned(done: services.Assigned, owner: User | None) -> str:
         text = ngettext("%(num)d customer unassigned.", "%(num)d customers unassigned.", done.changed)
         already = ngettext("%(num)d had no owner already.", "%(num)d had no owner already.", done.unchanged)
     else:
-        text = ngettext("%(num)d customer assigned to %(name)s.", "%(num)d customers assigned to %(name)s.",
-                        done.changed, name=owner.display_name)
+        text = ngettext(
+            "%(num)d customer assigned to %(name)s.",
+            "%(num)d customers assigned to %(name)s.",
+            done.changed,
+            name=owner.display_name,
+        )
         already = ngettext("%(num)d was theirs already.", "%(num)d were theirs already.", done.unchanged)
     return f"{text} {already}" if done.unchanged else text
 
@@ -100,9 +128,15 @@ def auto_assign():
         status = 200
         if given:
             shares = ", ".join(f"{load.name} {count}" for load, count in given)
-            message = ("success", ngettext("%(num)d customer auto-assigned: %(shares)s.",
-                                           "%(num)d customers auto-assigned: %(shares)s.",
-                                           sum(count for _load, count in given), shares=shares))
+            message = (
+                "success",
+                ngettext(
+                    "%(num)d customer auto-assigned: %(shares)s.",
+                    "%(num)d customers auto-assigned: %(shares)s.",
+                    sum(count for _load, count in given),
+                    shares=shares,
+                ),
+            )
         else:
             message = ("info", _("Nothing to assign: every customer has an owner."))
     return _render("workspace", filter_form, filters, form, message=message, status=status)

@@ -21,9 +21,13 @@ class CustomerIdsField(Field):
 class AssignForm(FlaskForm):
     ids = CustomerIdsField()
     # Its own id: the filters above have an "owner" field too.
-    owner = SelectField(_l("Give them to"), id="assign-owner", default="",
-                        validators=[DataRequired(message=_l("Choose who gets them."))],
-                        invalid_choice_message=_l("Choose an active sales person, or nobody."))
+    owner = SelectField(
+        _l("Give them to"),
+        id="assign-owner",
+        default="",
+        validators=[DataRequired(message=_l("Choose who gets them."))],
+        invalid_choice_message=_l("Choose an active sales person, or nobody."),
+    )
     # Which button was pressed: the ticked customers, or all the filters match.
     scope = SelectField(choices=[("checked", ""), ("all", "")], default="checked")
 

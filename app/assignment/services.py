@@ -53,11 +53,18 @@ class Load:
 
 def loads_of(users: list[User]) -> list[Load]:
     ids = [user.id for user in users]
-    owned = dict(db.session.execute(select(Customer.owner_id, func.count()).where(Customer.owner_id.in_(ids))
-                                    .group_by(Customer.owner_id)).all())
-    tasks = dict(db.session.execute(select(FollowUp.assignee_id, func.count())
-                                    .where(FollowUp.assignee_id.in_(ids), FollowUp.status == FollowUpStatus.OPEN)
-                                    .group_by(FollowUp.assignee_id)).all())
+    owned = dict(
+        db.session.execute(
+            select(Customer.owner_id, func.count()).where(Customer.owner_id.in_(ids)).group_by(Customer.owner_id)
+        ).all()
+    )
+    tasks = dict(
+        db.session.execute(
+            select(FollowUp.assignee_id, func.count())
+            .where(FollowUp.assignee_id.in_(ids), FollowUp.status == FollowUpStatus.OPEN)
+            .group_by(FollowUp.assignee_id)
+        ).all()
+    )
     return [Load(user.id, user.display_name, owned.get(user.id, 0), tasks.get(user.id, 0)) for user in users]
 
 
@@ -94,6 +101,7 @@ def balance(loads: list[Load], customers: list[tuple[int, bool]]) -> dict[int, l
 
 # --- choosing customers ------------------------------------------------------------------------
 
+
 def candidates(user: User, filters: Filters) -> Select:
     """The registry's filtered list, with each customer's open follow-up (its due date is shown)."""
     return filtered(user, filters).options(selectinload(Customer.open_follow_up))
@@ -107,6 +115,7 @@ def matching_ids(user: User, filters: Filters) -> list[int]:
 
 # --- assigning ---------------------------------------------------------------------------------
 
+
 @dataclass
 class Assigned:
     changed: int
@@ -114,8 +123,11 @@ class Assigned:
 
 
 def _open_cycle():
-    return (select(FollowUp.cycle).where(FollowUp.customer_id == Customer.id, FollowUp.status == FollowUpStatus.OPEN)
-            .scalar_subquery())
+    return (
+        select(FollowUp.cycle)
+        .where(FollowUp.customer_id == Customer.id, FollowUp.status == FollowUpStatus.OPEN)
+        .scalar_subquery()
+    )
 
 
 def _rows(ids: list[int]) -> list:
@@ -123,9 +135,15 @@ def _rows(ids: list[int]) -> list:
     rows = []
     for start in range(0, len(ids), CHUNK):
         rows += db.session.execute(
-            select(Customer.id, Customer.owner_id, Customer.follow_up_state, Customer.last_paid_at, Customer.cycle,
-                   _open_cycle().label("open_cycle"))
-            .where(Customer.id.in_(ids[start:start + CHUNK]))
+            select(
+                Customer.id,
+                Customer.owner_id,
+                Customer.follow_up_state,
+                Customer.last_paid_at,
+                Customer.cycle,
+                _open_cycle().label("open_cycle"),
+            )
+            .where(Customer.id.in_(ids[start : start + CHUNK]))
             .with_for_update(of=Customer)
         ).all()
     return rows
@@ -153,33 +171,53 @@ def assign_many(customer_ids, owner: User | None, actor: User, now: datetime | N
     owner_id, now = (owner.id if owner else None), now or utcnow()
     changing = [row for row in rows if row.owner_id != owner_id]
     for start in range(0, len(changing), CHUNK):
-        _write(changing[start:start + CHUNK], owner_id, actor, now)
+        _write(changing[start : start + CHUNK], owner_id, actor, now)
     return Assigned(changed=len(changing), unchanged=len(rows) - len(changing))
 
 
 def _write(rows: list, owner_id: int | None, actor: User, now: datetime) -> None:
     ids = [row.id for row in rows]
     entry = {"at": now, "actor_id": actor.id}
-    entries = [entry | {"action": "customer.owner_changed", "customer_id": row.id, "before": {"owner_id": row.owner_id},
-                        "after": {"owner_id": owner_id}} for row in rows]
-    starting = [] if owner_id is None else [row for row in rows
-                                            if row.open_cycle is None and row.follow_up_state == FollowUpState.ACTIVE]
+    entries = [
+        entry
+        | {
+            "action": "customer.owner_changed",
+            "customer_id": row.id,
+            "before": {"owner_id": row.owner_id},
+            "after": {"owner_id": owner_id},
+        }
+        for row in rows
+    ]
+    starting = (
+        []
+        if owner_id is None
+        else [row for row in rows if row.open_cycle is None and row.follow_up_state == FollowUpState.ACTIVE]
+    )
     values = {"owner_id": owner_id}
     if starting:
         # first_task continues the count: the new task's cycle is the customer's last one plus one.
-        values["cycle"] = case((Customer.id.in_([row.id for row in starting]), Customer.cycle + 1), else_=Customer.cycle)
-    db.session.execute(update(Customer).where(Customer.id.in_(ids)).values(values)
-                       .execution_options(synchronize_session=False))
+        values["cycle"] = case(
+            (Customer.id.in_([row.id for row in starting]), Customer.cycle + 1), else_=Customer.cycle
+        )
+    db.session.execute(
+        update(Customer).where(Customer.id.in_(ids)).values(values).execution_options(synchronize_session=False)
+    )
     open_tasks = update(FollowUp).where(FollowUp.customer_id.in_(ids), FollowUp.status == FollowUpStatus.OPEN)
     if owner_id is None:
-        db.session.execute(open_tasks.values(status=FollowUpStatus.CANCELLED).execution_options(synchronize_session=False))
-        entries += [entry | {"action": "follow_up.cancelled", "customer_id": row.id, "after": {"cycle": row.open_cycle}}
-                    for row in rows if row.open_cycle is not None]
+        db.session.execute(
+            open_tasks.values(status=FollowUpStatus.CANCELLED).execution_options(synchronize_session=False)
+        )
+        entries += [
+            entry | {"action": "follow_up.cancelled", "customer_id": row.id, "after": {"cycle": row.open_cycle}}
+            for row in rows
+            if row.open_cycle is not None
+        ]
     else:
         db.session.execute(open_tasks.values(assignee_id=owner_id).execution_options(synchronize_session=False))
         if starting:
             entries += followups.insert_first_tasks(
-                [(row.id, owner_id, row.last_paid_at, row.cycle) for row in starting], now, entry)
+                [(row.id, owner_id, row.last_paid_at, row.cycle) for row in starting], now, entry
+            )
     db.session.execute(insert(AuditEntry), entries)
 
 
@@ -196,8 +234,11 @@ def _spread(rows: list, loads: list[Load], actor: User, now: datetime | None) ->
 
 def auto_assign(actor: User, now: datetime | None = None) -> list[tuple[Load, int]]:
     """Give every unowned customer to the active sales staff, balanced by their open load."""
-    ids = list(db.session.scalars(select(Customer.id).where(Customer.owner_id.is_(None)).order_by(Customer.id)
-                                  .with_for_update()))
+    ids = list(
+        db.session.scalars(
+            select(Customer.id).where(Customer.owner_id.is_(None)).order_by(Customer.id).with_for_update()
+        )
+    )
     if not ids:
         return []
     return _spread(_rows(ids), sales_loads(), actor, now)
@@ -205,20 +246,25 @@ def auto_assign(actor: User, now: datetime | None = None) -> list[tuple[Load, in
 
 # --- handing over a person's customers ------------------------------------------------------
 
+
 class Handover(StrEnum):
     PERSON = "person"  # all to one sales person
     SPREAD = "spread"  # over the other sales staff, balanced by load
     UNASSIGN = "unassign"
 
 
-def hand_over(user: User, how: Handover, to: User | None, actor: User,
-              now: datetime | None = None) -> list[tuple[Load | None, int]]:
+def hand_over(
+    user: User, how: Handover, to: User | None, actor: User, now: datetime | None = None
+) -> list[tuple[Load | None, int]]:
     """Move all of `user`'s customers (their open follow-ups with them) before they leave.
 
     Returns how many customers each person got, if any; None stands for "nobody" (left unassigned).
     """
-    ids = list(db.session.scalars(select(Customer.id).where(Customer.owner_id == user.id).order_by(Customer.id)
-                                  .with_for_update()))
+    ids = list(
+        db.session.scalars(
+            select(Customer.id).where(Customer.owner_id == user.id).order_by(Customer.id).with_for_update()
+        )
+    )
     if how == Handover.PERSON:
         if to is None or to.id == user.id:
             raise NotASalesPerson(to.id if to else None)
@@ -230,9 +276,16 @@ def hand_over(user: User, how: Handover, to: User | None, actor: User,
         assign_many(ids, None, actor, now)
         result = [(None, len(ids))]
     _release_tasks(user, actor)
-    audit.record("user.handed_over", subject=f"user:{user.id}", actor=actor,
-                 after={"how": str(how), "customers": len(ids),
-                        "to": {str(load.user_id) if load else "none": count for load, count in result if count}})
+    audit.record(
+        "user.handed_over",
+        subject=f"user:{user.id}",
+        actor=actor,
+        after={
+            "how": str(how),
+            "customers": len(ids),
+            "to": {str(load.user_id) if load else "none": count for load, count in result if count},
+        },
+    )
     return [(load, count) for load, count in result if count]
 
 
@@ -241,8 +294,9 @@ def _release_tasks(user: User, actor: User) -> None:
 
     Tasks follow their customer's owner, so this finds none unless the data say otherwise.
     """
-    tasks = db.session.scalars(select(FollowUp).where(FollowUp.assignee_id == user.id,
-                                                      FollowUp.status == FollowUpStatus.OPEN))
+    tasks = db.session.scalars(
+        select(FollowUp).where(FollowUp.assignee_id == user.id, FollowUp.status == FollowUpStatus.OPEN)
+    )
     for task in tasks:
         if task.customer.owner_id is not None:
             task.assignee_id = task.customer.owner_id

@@ -9,20 +9,42 @@ from ..access import customer_or_404
 from ..accounts.services import sales_users
 from ..extensions import db
 from ..htmx import render
-from ..pagination import page_of
+from ..labels import (
+    ACTIVITY_LABELS,
+    BLACKLIST_REASON_LABELS,
+    CHANNEL_LABELS,
+    FOLLOW_UP_STATE_LABELS,
+    KIND_LABELS,
+    LAYER_LABELS,
+    ORDER_STATUS_LABELS,
+    OUTCOME_LABELS,
+    PLATFORM_LABELS,
+    REVIEW_LABELS,
+    SOURCE_LABELS,
+    TIER_LABELS,
+)
 from ..models import Customer
+from ..pagination import page_of
 from . import services
-from ..labels import (ACTIVITY_LABELS, BLACKLIST_REASON_LABELS, CHANNEL_LABELS, FOLLOW_UP_STATE_LABELS, KIND_LABELS,
-                      LAYER_LABELS, ORDER_STATUS_LABELS, OUTCOME_LABELS, PLATFORM_LABELS, REVIEW_LABELS, SOURCE_LABELS,
-                      TIER_LABELS)
 from .forms import SORT_LABELS, ComplaintForm, CustomerFilterForm, CustomerForm, field_labels
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 
-LABELS = {"layers": LAYER_LABELS, "tiers": TIER_LABELS, "activities": ACTIVITY_LABELS, "sources": SOURCE_LABELS,
-          "platforms": PLATFORM_LABELS, "sorts": SORT_LABELS, "statuses": ORDER_STATUS_LABELS, "reviews": REVIEW_LABELS,
-          "outcomes": OUTCOME_LABELS, "channels": CHANNEL_LABELS, "kinds": KIND_LABELS,
-          "follow_up_states": FOLLOW_UP_STATE_LABELS, "blacklist_reasons": BLACKLIST_REASON_LABELS}
+LABELS = {
+    "layers": LAYER_LABELS,
+    "tiers": TIER_LABELS,
+    "activities": ACTIVITY_LABELS,
+    "sources": SOURCE_LABELS,
+    "platforms": PLATFORM_LABELS,
+    "sorts": SORT_LABELS,
+    "statuses": ORDER_STATUS_LABELS,
+    "reviews": REVIEW_LABELS,
+    "outcomes": OUTCOME_LABELS,
+    "channels": CHANNEL_LABELS,
+    "kinds": KIND_LABELS,
+    "follow_up_states": FOLLOW_UP_STATE_LABELS,
+    "blacklist_reasons": BLACKLIST_REASON_LABELS,
+}
 
 
 def _owner_choices(blank: str, include_unowned: bool) -> list:
@@ -40,8 +62,9 @@ def _filters() -> tuple[CustomerFilterForm, services.Filters]:
 @login_required
 def index():
     form, filters = _filters()
-    page = page_of(services.filtered(current_user, filters), request.args.get("page", 1, type=int),
-                            current_app.config["PAGE_SIZE"])
+    page = page_of(
+        services.filtered(current_user, filters), request.args.get("page", 1, type=int), current_app.config["PAGE_SIZE"]
+    )
     return render("customers/index.html", "results", form=form, page=page, **LABELS)
 
 
@@ -51,11 +74,16 @@ def export(fmt: str):
     _, filters = _filters()
     rows = services.export_rows(services.filtered(current_user, filters))
     if fmt == "csv":
-        return Response(stream_with_context(services.csv_chunks(rows)), mimetype="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": "attachment; filename=customers.csv"})
-    return Response(services.xlsx_bytes(rows),
-                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": "attachment; filename=customers.xlsx"})
+        return Response(
+            stream_with_context(services.csv_chunks(rows)),
+            mimetype="text/csv; charset=utf-8",
+            headers={"Content-Disposition": "attachment; filename=customers.csv"},
+        )
+    return Response(
+        services.xlsx_bytes(rows),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": "attachment; filename=customers.xlsx"},
+    )
 
 
 def _customer_form(customer: Customer | None = None, formdata=None) -> CustomerForm:
@@ -96,7 +124,10 @@ def new():
         if services.nickname_taken(values["platform"], values["nickname"]):
             form.nickname.errors.append(_("A customer with this nickname on this platform is already registered."))
         elif duplicates and not request.form.get("confirm_duplicate"):
-            flash(_("This customer may already be registered. Open the existing record, or confirm to save anyway."), "warning")
+            flash(
+                _("This customer may already be registered. Open the existing record, or confirm to save anyway."),
+                "warning",
+            )
         else:
             owner_id = form.owner_id.data if "owner_id" in form else None
             customer = services.register(values, owner_id, current_user)
@@ -121,8 +152,9 @@ def edit(customer_id: int):
             db.session.commit()
             flash(_("Changes saved."), "success")
             return redirect(url_for("customers.show", customer_id=customer.id))
-    return render("customers/form.html", form=form, duplicates=[], customer=customer,
-                  status=422 if form.errors else 200)
+    return render(
+        "customers/form.html", form=form, duplicates=[], customer=customer, status=422 if form.errors else 200
+    )
 
 
 @bp.get("/<int:customer_id>")
@@ -133,9 +165,18 @@ def show(customer_id: int):
 
 
 def _customer_page(customer: Customer, complaint_form: ComplaintForm, status: int = 200):
-    return render("customers/show.html", "timeline", customer=customer, events=services.timeline(customer),
-                  complaint_form=complaint_form, field_labels=field_labels(), user_names=services.user_names(),
-                  blacklisted=blacklist.active_entry(customer.phone), status=status, **LABELS)
+    return render(
+        "customers/show.html",
+        "timeline",
+        customer=customer,
+        events=services.timeline(customer),
+        complaint_form=complaint_form,
+        field_labels=field_labels(),
+        user_names=services.user_names(),
+        blacklisted=blacklist.active_entry(customer.phone),
+        status=status,
+        **LABELS,
+    )
 
 
 @bp.post("/<int:customer_id>/complaints")

@@ -33,7 +33,7 @@ class PhoneField(StringField):
             try:
                 self.data = phones.normalize(self.data, current_app.config["PHONE_REGION"])
             except phones.InvalidPhone:
-                raise ValidationError(_l("Not a valid mobile number. Type 11 digits, e.g. 138 1234 5678."))
+                raise ValidationError(_l("Not a valid mobile number. Type 11 digits, e.g. 138 1234 5678.")) from None
 
 
 class CustomerForm(FlaskForm):
@@ -43,16 +43,23 @@ class CustomerForm(FlaskForm):
     nickname = StringField(_l("Platform nickname"), validators=[Optional(), Length(max=100)])
     wechat = StringField(_l("WeChat"), validators=[Optional(), Length(max=100)])
     qq = StringField("QQ", validators=[Optional(), Length(max=20)])
-    email = StringField(_l("Email"), validators=[Optional(), Email(message=_l("Not a valid email address.")), Length(max=200)])
+    email = StringField(
+        _l("Email"), validators=[Optional(), Email(message=_l("Not a valid email address.")), Length(max=200)]
+    )
     province = StringField(_l("Province"), validators=[Optional(), Length(max=30)])
     city = StringField(_l("City"), validators=[Optional(), Length(max=50)])
     gender = SelectField(_l("Gender"), choices=_choices(GENDER_LABELS, "—"), validators=[Optional()])
     birthday = DateField(_l("Birthday"), validators=[Optional()])
-    tags = StringField(_l("Tags"), validators=[Optional(), Length(max=500)], description=_l("Separate tags with commas."))
+    tags = StringField(
+        _l("Tags"), validators=[Optional(), Length(max=500)], description=_l("Separate tags with commas.")
+    )
     source = SelectField(_l("Source"), choices=_choices(SOURCE_LABELS))
     product_interest = StringField(_l("Product interest"), validators=[Optional(), Length(max=200)])
-    intent_notes = TextAreaField(_l("Intent notes"), validators=[Optional(), Length(max=2000)],
-                                 description=_l("E.g. wants customisation, hesitates over price."))
+    intent_notes = TextAreaField(
+        _l("Intent notes"),
+        validators=[Optional(), Length(max=2000)],
+        description=_l("E.g. wants customisation, hesitates over price."),
+    )
     owner_id = SelectField(_l("Owner"), coerce=lambda v: int(v) if v else None, validators=[Optional()])
 
     def validate_nickname(self, field):
@@ -61,8 +68,23 @@ class CustomerForm(FlaskForm):
 
     def customer_values(self) -> dict:
         """The submitted values, as the customer's column values."""
-        names = ("name", "phone", "platform", "nickname", "wechat", "qq", "email", "province", "city",
-                 "gender", "birthday", "tags", "source", "product_interest", "intent_notes")
+        names = (
+            "name",
+            "phone",
+            "platform",
+            "nickname",
+            "wechat",
+            "qq",
+            "email",
+            "province",
+            "city",
+            "gender",
+            "birthday",
+            "tags",
+            "source",
+            "product_interest",
+            "intent_notes",
+        )
         values = {n: (self[n].data.strip() if isinstance(self[n].data, str) else self[n].data) or None for n in names}
         values["tags"] = ",".join(t.strip() for t in (values["tags"] or "").replace("，", ",").split(",") if t.strip())
         return values

@@ -14,7 +14,8 @@ from ..access import visible_customers
 from ..extensions import db
 from ..followups import services as followups
 from ..models import AuditEntry, Complaint, Customer, Order, Role, User
-from ..search import plan as search_plan, terms_of
+from ..search import plan as search_plan
+from ..search import terms_of
 from ..timefmt import shop_time_to_utc
 
 SORTS = {
@@ -76,7 +77,9 @@ def filtered(user: User, f: Filters) -> Select:
     return query.order_by(*SORTS.get(f.sort, SORTS["recent"])).options(selectinload(Customer.owner))
 
 
-def duplicates_of(phone: str | None, platform: str | None, nickname: str | None, exclude_id: int | None = None) -> list[Customer]:
+def duplicates_of(
+    phone: str | None, platform: str | None, nickname: str | None, exclude_id: int | None = None
+) -> list[Customer]:
     """Customers already registered with this phone, or this platform nickname."""
     conditions = []
     if phone:
@@ -101,7 +104,9 @@ def register(values: dict, owner_id: int | None, actor: User) -> Customer:
     customer = Customer(**values, owner_id=owner_id, created_by_id=actor.id)
     db.session.add(customer)
     db.session.flush()
-    audit.record("customer.registered", customer_id=customer.id, after=audit.changes({}, values | {"owner_id": owner_id})[1])
+    audit.record(
+        "customer.registered", customer_id=customer.id, after=audit.changes({}, values | {"owner_id": owner_id})[1]
+    )
     followups.start(customer, actor)
     return customer
 
@@ -134,12 +139,19 @@ class Event:
 
 def timeline(customer: Customer, limit: int = 100) -> list[Event]:
     """Orders, complaints and recorded changes, newest first."""
-    orders = db.session.scalars(select(Order).where(Order.customer_id == customer.id).order_by(Order.created_at.desc()).limit(limit))
-    complaints = db.session.scalars(select(Complaint).where(Complaint.customer_id == customer.id).order_by(Complaint.at.desc()).limit(limit))
+    orders = db.session.scalars(
+        select(Order).where(Order.customer_id == customer.id).order_by(Order.created_at.desc()).limit(limit)
+    )
+    complaints = db.session.scalars(
+        select(Complaint).where(Complaint.customer_id == customer.id).order_by(Complaint.at.desc()).limit(limit)
+    )
     # A complaint's own audit entry would show it twice: the complaint row says it all.
-    entries = db.session.scalars(select(AuditEntry).where(AuditEntry.customer_id == customer.id,
-                                                          AuditEntry.action != "customer.complaint")
-                                 .order_by(AuditEntry.at.desc()).limit(limit))
+    entries = db.session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.customer_id == customer.id, AuditEntry.action != "customer.complaint")
+        .order_by(AuditEntry.at.desc())
+        .limit(limit)
+    )
     events = [Event(o.created_at, "order", o) for o in orders]
     events += [Event(c.at, "complaint", c) for c in complaints]
     events += [Event(e.at, "audit", e) for e in entries]
@@ -152,10 +164,22 @@ def user_names() -> dict[int, str]:
 
 
 EXPORT_COLUMNS = [
-    ("id", "ID"), ("name", "姓名"), ("platform", "平台"), ("nickname", "旺旺名"), ("phone", "手机"),
-    ("province", "省份"), ("city", "城市"), ("tags", "标签"), ("source", "来源"), ("owner", "负责人"),
-    ("layer", "分层"), ("activity", "活跃度"), ("tier", "会员等级"), ("paid_order_count", "付款订单数"),
-    ("total_spend", "累计消费"), ("last_paid_at", "最近付款"),
+    ("id", "ID"),
+    ("name", "姓名"),
+    ("platform", "平台"),
+    ("nickname", "旺旺名"),
+    ("phone", "手机"),
+    ("province", "省份"),
+    ("city", "城市"),
+    ("tags", "标签"),
+    ("source", "来源"),
+    ("owner", "负责人"),
+    ("layer", "分层"),
+    ("activity", "活跃度"),
+    ("tier", "会员等级"),
+    ("paid_order_count", "付款订单数"),
+    ("total_spend", "累计消费"),
+    ("last_paid_at", "最近付款"),
 ]
 
 
@@ -176,11 +200,22 @@ def export_rows(query: Select):
     yield [label for _, label in EXPORT_COLUMNS]
     for customer in db.session.scalars(query.execution_options(yield_per=1000)):
         yield [
-            customer.id, _as_text(customer.name), customer.platform or "", _as_text(customer.nickname),
+            customer.id,
+            _as_text(customer.name),
+            customer.platform or "",
+            _as_text(customer.nickname),
             customer.phone or "",  # E.164: digits after the "+", checked on the way in
-            _as_text(customer.province), _as_text(customer.city), _as_text(customer.tags), customer.source,
-            _as_text(owners.get(customer.owner_id)), customer.layer, customer.activity, customer.tier,
-            customer.paid_order_count, customer.total_spend, localtime(customer.last_paid_at),
+            _as_text(customer.province),
+            _as_text(customer.city),
+            _as_text(customer.tags),
+            customer.source,
+            _as_text(owners.get(customer.owner_id)),
+            customer.layer,
+            customer.activity,
+            customer.tier,
+            customer.paid_order_count,
+            customer.total_spend,
+            localtime(customer.last_paid_at),
         ]
 
 

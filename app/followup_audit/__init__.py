@@ -39,8 +39,15 @@ def _quick_periods(today: date) -> list[tuple[str, services.Period]]:
 def index():
     form, period, today = _period()
     summary = services.summary(period, today)
-    return render("followup_audit/index.html", "report", form=form, summary=summary, chart=services.chart(summary),
-                  quick_periods=_quick_periods(today), **FORMATS)
+    return render(
+        "followup_audit/index.html",
+        "report",
+        form=form,
+        summary=summary,
+        chart=services.chart(summary),
+        quick_periods=_quick_periods(today),
+        **FORMATS,
+    )
 
 
 def _person_or_404() -> User | None:
@@ -65,8 +72,18 @@ def tasks():
     person = _person_or_404()
     query = services.task_query(period, today, which, person.id if person else None)
     page = page_of(query, request.args.get("page", 1, type=int), current_app.config["PAGE_SIZE"])
-    return render("followup_audit/tasks.html", "results", form=form, period=period, which=which, person=person,
-                  page=page, kinds=KIND_LABELS, outcomes=OUTCOME_LABELS, channels=CHANNEL_LABELS)
+    return render(
+        "followup_audit/tasks.html",
+        "results",
+        form=form,
+        period=period,
+        which=which,
+        person=person,
+        page=page,
+        kinds=KIND_LABELS,
+        outcomes=OUTCOME_LABELS,
+        channels=CHANNEL_LABELS,
+    )
 
 
 @bp.get("/customers")
@@ -75,9 +92,12 @@ def customers():
     form = CustomerAuditForm(request.args)
     form.owner.choices = [("", _("Anyone"))] + [
         (str(user.id), user.display_name if user.active else _("%(name)s (inactive)", name=user.display_name))
-        for user in staff() if user.role == Role.SALES]
-    page = services.customer_page(form.filters(), request.args.get("page", 1, type=int),
-                                  current_app.config["PAGE_SIZE"])
+        for user in staff()
+        if user.role == Role.SALES
+    ]
+    page = services.customer_page(
+        form.filters(), request.args.get("page", 1, type=int), current_app.config["PAGE_SIZE"]
+    )
     return render("followup_audit/customers.html", "results", form=form, page=page, stages=STAGE_LABELS)
 
 
@@ -85,9 +105,19 @@ def customers():
 @roles_required(*SUPERVISORS)
 def export():
     period, today = _period()[1:]
-    header = [_("Person"), _("Account"), _("Due"), _("Done on time"), _("Done late"), _("Still overdue"),
-              _("On-time rate"), _("Conversion rate"), _("Average days late")]
+    header = [
+        _("Person"),
+        _("Account"),
+        _("Due"),
+        _("Done on time"),
+        _("Done late"),
+        _("Still overdue"),
+        _("On-time rate"),
+        _("Conversion rate"),
+        _("Average days late"),
+    ]
     text = services.csv_text(services.summary(period, today), header, _("Everyone"), (_("active"), _("deactivated")))
     filename = f"follow-up-audit-{period.start}-{period.end}.csv"
-    return Response(text, mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f"attachment; filename={filename}"})
+    return Response(
+        text, mimetype="text/csv; charset=utf-8", headers={"Content-Disposition": f"attachment; filename={filename}"}
+    )

@@ -10,11 +10,21 @@ from ..labels import KIND_LABELS
 from . import services
 from .services import CustomerFilters, Period
 
-QUICK_PERIOD_LABELS = {"this_week": _l("This week"), "last_4_weeks": _l("Last 4 weeks"), "this_month": _l("This month"),
-                       "last_month": _l("Last month"), "last_90_days": _l("Last 90 days")}
+QUICK_PERIOD_LABELS = {
+    "this_week": _l("This week"),
+    "last_4_weeks": _l("Last 4 weeks"),
+    "this_month": _l("This month"),
+    "last_month": _l("Last month"),
+    "last_90_days": _l("Last 90 days"),
+}
 
-STAGE_LABELS = {**KIND_LABELS, services.LOST: _l("Lost"), services.STOPPED: _l("Do not contact"),
-                services.UNASSIGNED: _l("Unassigned"), services.NO_TASK: _l("No open task")}
+STAGE_LABELS = {
+    **KIND_LABELS,
+    services.LOST: _l("Lost"),
+    services.STOPPED: _l("Do not contact"),
+    services.UNASSIGNED: _l("Unassigned"),
+    services.NO_TASK: _l("No open task"),
+}
 
 
 class PeriodForm(FlaskForm):
@@ -40,8 +50,11 @@ class PeriodForm(FlaskForm):
             return False
         if chosen.days > services.MAX_DAYS:
             self.end.errors.append(
-                _("A period can be at most %(days)d days long. Choose a later start or an earlier end.",
-                  days=services.MAX_DAYS))
+                _(
+                    "A period can be at most %(days)d days long. Choose a later start or an earlier end.",
+                    days=services.MAX_DAYS,
+                )
+            )
             return False
         return True
 
@@ -60,8 +73,12 @@ class CustomerAuditForm(FlaskForm):
         csrf = False
 
     owner = SelectField(_l("Owner"), default="", validators=[Optional()])
-    stage = SelectField(_l("Stage"), choices=[("", _l("Any open task"))] + list(STAGE_LABELS.items()),
-                        default="", validators=[Optional()])
+    stage = SelectField(
+        _l("Stage"),
+        choices=[("", _l("Any open task"))] + list(STAGE_LABELS.items()),
+        default="",
+        validators=[Optional()],
+    )
     overdue = BooleanField(_l("Overdue only"))
 
     def validate_overdue(self, field):
@@ -74,5 +91,8 @@ class CustomerAuditForm(FlaskForm):
             for field in self:
                 if field.errors:
                     field.data = field.default
-        return CustomerFilters(owner=int(self.owner.data) if self.owner.data else None, stage=self.stage.data or "",
-                               overdue=bool(self.overdue.data))
+        return CustomerFilters(
+            owner=int(self.owner.data) if self.owner.data else None,
+            stage=self.stage.data or "",
+            overdue=bool(self.overdue.data),
+        )

@@ -32,6 +32,7 @@ WHICH = ("due", "on_time", "late", "overdue", "done", "ordered")
 
 # --- periods ---------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Period:
     start: date
@@ -70,6 +71,7 @@ def default_period(today: date) -> Period:
 
 # --- the figures -----------------------------------------------------------------------------
 
+
 @dataclass
 class Tally:
     """Tasks of a period (or of one day) for one person or everyone."""
@@ -83,9 +85,15 @@ class Tally:
     days_late: int = 0  # summed over the tasks done late
 
     def __add__(self, other: "Tally") -> "Tally":
-        return Tally(self.due + other.due, self.done + other.done, self.on_time + other.on_time,
-                     self.late + other.late, self.overdue + other.overdue, self.ordered + other.ordered,
-                     self.days_late + other.days_late)
+        return Tally(
+            self.due + other.due,
+            self.done + other.done,
+            self.on_time + other.on_time,
+            self.late + other.late,
+            self.overdue + other.overdue,
+            self.ordered + other.ordered,
+            self.days_late + other.days_late,
+        )
 
     @property
     def judged(self) -> int:
@@ -140,15 +148,21 @@ def day_counts(period: Period, today: date) -> list[tuple[int, date, Tally]]:
     A task done on time adds 0 to the days late.
     """
     rows = db.session.execute(
-        select(FollowUp.assignee_id, FollowUp.due_on, FollowUp.status, func.count(),
-               func.count(case((FollowUp.days_late == 0, 1))),
-               func.count(case((FollowUp.outcome == Outcome.ORDERED, 1))),
-               func.coalesce(func.sum(FollowUp.days_late), 0))
+        select(
+            FollowUp.assignee_id,
+            FollowUp.due_on,
+            FollowUp.status,
+            func.count(),
+            func.count(case((FollowUp.days_late == 0, 1))),
+            func.count(case((FollowUp.outcome == Outcome.ORDERED, 1))),
+            func.coalesce(func.sum(FollowUp.days_late), 0),
+        )
         .where(in_period(period))
         .group_by(FollowUp.due_on, FollowUp.assignee_id, FollowUp.status)
     )
-    return [(assignee_id, day, status_tally(day, today, status, *numbers))
-            for assignee_id, day, status, *numbers in rows]
+    return [
+        (assignee_id, day, status_tally(day, today, status, *numbers)) for assignee_id, day, status, *numbers in rows
+    ]
 
 
 def per_person(days: list[tuple[int, date, Tally]]) -> dict[int, Tally]:
@@ -212,8 +226,9 @@ def task_query(period: Period, today: date, which: str, person_id: int | None = 
         # "+ 0" keeps SQLite on the period's range of ix_follow_ups_audit (a few weeks of
         # tasks) rather than the person's whole history in ix_follow_ups_assignee_status_due.
         query = query.where(FollowUp.assignee_id + 0 == person_id)
-    return (query.order_by(FollowUp.due_on, FollowUp.id)
-            .options(joinedload(FollowUp.customer), joinedload(FollowUp.assignee)))
+    return query.order_by(FollowUp.due_on, FollowUp.id).options(
+        joinedload(FollowUp.customer), joinedload(FollowUp.assignee)
+    )
 
 
 def percent(rate: float | None) -> str:
@@ -231,9 +246,17 @@ def _cell(text: str) -> str:
 
 def csv_text(s: Summary, header: list[str], total_label: str, account_labels: tuple[str, str]) -> str:
     """The per-person table as CSV: UTF-8 with a BOM (for Excel), rates as percentages, blanks for "—"."""
+
     def figures(t: Tally) -> list:
-        return [t.due, t.on_time, t.late, t.overdue, percent(t.on_time_rate), percent(t.conversion_rate),
-                one_decimal(t.average_days_late)]
+        return [
+            t.due,
+            t.on_time,
+            t.late,
+            t.overdue,
+            percent(t.on_time_rate),
+            percent(t.conversion_rate),
+            one_decimal(t.average_days_late),
+        ]
 
     active, inactive = account_labels
     out = io.StringIO()
@@ -300,12 +323,27 @@ def chart(s: Summary, width: int = 480, height: int = 240, most_labels: int = 6)
                 runs.append(run)
             run.append(f"{x(n)},{y(rate)}")
             dots.append((x(n), y(rate), s.weeks[n], rate))
-        lines.append(ChartLine(row.person, PALETTE[number % len(PALETTE)], DASHES[number // len(PALETTE) % len(DASHES)],
-                               [" ".join(r) for r in runs], dots))
+        lines.append(
+            ChartLine(
+                row.person,
+                PALETTE[number % len(PALETTE)],
+                DASHES[number // len(PALETTE) % len(DASHES)],
+                [" ".join(r) for r in runs],
+                dots,
+            )
+        )
     step = -(-count // most_labels)
-    return Chart(width, height, left, top, plot_width, plot_height,
-                 x_labels=[(x(n), week) for n, week in enumerate(s.weeks) if n % step == 0],
-                 y_ticks=[(y(p / 100), p) for p in (0, 25, 50, 75, 100)], lines=lines)
+    return Chart(
+        width,
+        height,
+        left,
+        top,
+        plot_width,
+        plot_height,
+        x_labels=[(x(n), week) for n, week in enumerate(s.weeks) if n % step == 0],
+        y_ticks=[(y(p / 100), p) for p in (0, 25, 50, 75, 100)],
+        lines=lines,
+    )
 
 
 # --- per customer ----------------------------------------------------------------------------

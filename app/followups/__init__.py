@@ -1,7 +1,8 @@
 """My follow-up queue: the day's tasks of a sales person, and recording their outcomes."""
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
-from flask_babel import get_translations, gettext as _
+from flask_babel import get_translations
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from .. import labels
@@ -21,8 +22,12 @@ CHANGED = {"follow-ups-changed": True}  # the counters re-fetch themselves on th
 
 def _labels() -> dict:
     """What every card shows, translated once for the whole page rather than once per card."""
-    shown = {"outcomes": labels.OUTCOME_LABELS, "channels": labels.CHANNEL_LABELS, "kinds": labels.KIND_LABELS,
-             "statuses": labels.ORDER_STATUS_LABELS}
+    shown = {
+        "outcomes": labels.OUTCOME_LABELS,
+        "channels": labels.CHANNEL_LABELS,
+        "kinds": labels.KIND_LABELS,
+        "statuses": labels.ORDER_STATUS_LABELS,
+    }
     translated = {name: {value: str(label) for value, label in texts.items()} for name, texts in shown.items()}
     # The outcome form's labels (app.followups.forms), for the fields the cards write out.
     translated["texts"] = {"channel": _("Channel"), "note": _("Note"), "outcome": _("Outcome")}
@@ -30,9 +35,12 @@ def _labels() -> dict:
     # about 0.07 ms, and a page of cards made ~150 of them.
     catalog = get_translations()
     translated["texts"] |= {
-        "cycle": catalog.ugettext("Cycle %(num)d"), "due": catalog.ugettext("Due %(day)s"),
-        "last_time": _("Last time:"), "not_contacted": _("Not contacted yet."),
-        "new_order": _("New order since last contact"), "timeline": _("Timeline"),
+        "cycle": catalog.ugettext("Cycle %(num)d"),
+        "due": catalog.ugettext("Due %(day)s"),
+        "last_time": _("Last time:"),
+        "not_contacted": _("Not contacted yet."),
+        "new_order": _("New order since last contact"),
+        "timeline": _("Timeline"),
         "overdue": {n: catalog.ungettext("%(num)d day overdue", "%(num)d days overdue", n) for n in (1, 2)},
     }
     return translated | {"note_max": NOTE_MAX}
@@ -71,9 +79,20 @@ def _queue(block: str | None, wanted):
     people = services.queue_people() if current_user.sees_everyone else []
     if current_user.sees_everyone and assignee.id != current_user.id and assignee not in people:
         people.append(assignee)  # say, a deactivated person whose customers are not handed over yet
-    return render("followups/queue.html", block, assignee=assignee, counts=services.queue_counts(assignee.id, now),
-                  parts=parts, section=section, part=parts.get(section), after=after, forms=forms, people=people,
-                  whose=assignee.id if assignee.id != current_user.id else None, **_labels())
+    return render(
+        "followups/queue.html",
+        block,
+        assignee=assignee,
+        counts=services.queue_counts(assignee.id, now),
+        parts=parts,
+        section=section,
+        part=parts.get(section),
+        after=after,
+        forms=forms,
+        people=people,
+        whose=assignee.id if assignee.id != current_user.id else None,
+        **_labels(),
+    )
 
 
 @bp.get("/")
@@ -94,8 +113,15 @@ def counters():
 def _card(task: FollowUp, form: OutcomeForm | None = None, status: int = 200, trigger: dict | None = None, **answer):
     """The task's card (in place of the one on the page), as it is now or with an answer."""
     [card] = services.cards_of([task], utcnow())
-    return render("followups/_card.html", card=card, form=form or _outcome_form(task.id), status=status,
-                  trigger=trigger, answer=answer, **_labels())
+    return render(
+        "followups/_card.html",
+        card=card,
+        form=form or _outcome_form(task.id),
+        status=status,
+        trigger=trigger,
+        answer=answer,
+        **_labels(),
+    )
 
 
 # The queue's forms post through htmx: each answer is the card to put in place of the old one.
@@ -107,8 +133,9 @@ def record(task_id: int):
     if not form.validate_on_submit():
         return _card(task, form, status=422)
     try:
-        recorded = services.record_outcome(task, Outcome(form.outcome.data), form.channel.data, form.note.data,
-                                           current_user)
+        recorded = services.record_outcome(
+            task, Outcome(form.outcome.data), form.channel.data, form.note.data, current_user
+        )
         db.session.commit()
     except services.AlreadyRecorded as taken:
         db.session.rollback()
@@ -137,9 +164,17 @@ def bring_back(customer_id: int):
     task = services.bring_back(customer, current_user)
     db.session.commit()
     if task is None:
-        flash(_("%(name)s is back in the follow-ups; a task opens when someone is assigned.", name=customer.name),
-              "success")
+        flash(
+            _("%(name)s is back in the follow-ups; a task opens when someone is assigned.", name=customer.name),
+            "success",
+        )
     else:
-        flash(_("%(name)s is back in the follow-ups: a win-back contact is due on %(day)s.",
-                name=customer.name, day=task.due_on.isoformat()), "success")
+        flash(
+            _(
+                "%(name)s is back in the follow-ups: a win-back contact is due on %(day)s.",
+                name=customer.name,
+                day=task.due_on.isoformat(),
+            ),
+            "success",
+        )
     return redirect(url_for("customers.show", customer_id=customer.id))

@@ -5,7 +5,7 @@ decisions. All times are naive UTC; "today" is judged in the shop's time zone.
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -89,7 +89,7 @@ def after_outcome(outcome: Outcome, cycle: int, unconverted_streak: int, now: da
 
 
 def shop_date(moment: datetime, zone: ZoneInfo) -> date:
-    return moment.replace(tzinfo=timezone.utc).astimezone(zone).date()
+    return moment.replace(tzinfo=UTC).astimezone(zone).date()
 
 
 def bucket(due_at: datetime, now: datetime, zone: ZoneInfo) -> Bucket:

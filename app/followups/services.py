@@ -6,7 +6,7 @@ caller commits the whole change at once, or rolls it back.
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import Row, Select, and_, case, func, insert, or_, select, tuple_, update
@@ -14,8 +14,20 @@ from sqlalchemy.orm import joinedload
 
 from .. import audit, blacklist
 from ..extensions import db
-from ..models import (AuditEntry, BlacklistEntry, BlacklistReason, Customer, FollowUp, FollowUpState, FollowUpStatus,
-                      Order, PAID_STATUSES, Role, User, utcnow)
+from ..models import (
+    PAID_STATUSES,
+    AuditEntry,
+    BlacklistEntry,
+    BlacklistReason,
+    Customer,
+    FollowUp,
+    FollowUpState,
+    FollowUpStatus,
+    Order,
+    Role,
+    User,
+    utcnow,
+)
 from ..timefmt import shop_zone
 from . import cycles
 from .cycles import Bucket, CycleSettings, Decision, Outcome, Plan
@@ -39,25 +51,42 @@ def _due_on(due_at: datetime) -> date:
 
 def task_values(plan: Plan) -> dict:
     # due_on: the day the timeline shows, in the shop's calendar.
-    return {"cycle": plan.cycle, "kind": str(plan.kind), "due_at": plan.due_at.isoformat(timespec="seconds"),
-            "due_on": _due_on(plan.due_at).isoformat()}
+    return {
+        "cycle": plan.cycle,
+        "kind": str(plan.kind),
+        "due_at": plan.due_at.isoformat(timespec="seconds"),
+        "due_on": _due_on(plan.due_at).isoformat(),
+    }
 
 
 def open_task(customer: Customer, plan: Plan, actor: User | None = None, now: datetime | None = None) -> FollowUp:
     """Open the customer's next task, for their owner."""
-    task = FollowUp(customer_id=customer.id, assignee_id=customer.owner_id, cycle=plan.cycle, kind=plan.kind,
-                    due_at=plan.due_at, due_on=_due_on(plan.due_at), status=FollowUpStatus.OPEN,
-                    created_at=now or utcnow())
+    task = FollowUp(
+        customer_id=customer.id,
+        assignee_id=customer.owner_id,
+        cycle=plan.cycle,
+        kind=plan.kind,
+        due_at=plan.due_at,
+        due_on=_due_on(plan.due_at),
+        status=FollowUpStatus.OPEN,
+        created_at=now or utcnow(),
+    )
     db.session.add(task)
     customer.cycle = plan.cycle
-    audit.record("follow_up.opened", customer_id=customer.id, after=task_values(plan) | {"assignee_id": customer.owner_id},
-                 actor=actor, at=now)
+    audit.record(
+        "follow_up.opened",
+        customer_id=customer.id,
+        after=task_values(plan) | {"assignee_id": customer.owner_id},
+        actor=actor,
+        at=now,
+    )
     return task
 
 
 def open_task_of(customer_id: int) -> FollowUp | None:
-    return db.session.scalar(select(FollowUp).where(FollowUp.customer_id == customer_id,
-                                                    FollowUp.status == FollowUpStatus.OPEN))
+    return db.session.scalar(
+        select(FollowUp).where(FollowUp.customer_id == customer_id, FollowUp.status == FollowUpStatus.OPEN)
+    )
 
 
 def start(customer: Customer, actor: User | None = None, now: datetime | None = None) -> FollowUp | None:
@@ -66,7 +95,9 @@ def start(customer: Customer, actor: User | None = None, now: datetime | None = 
         return None
     if open_task_of(customer.id) is not None:
         return None
-    plan = cycles.first_task(now or utcnow(), customer.last_paid_at, lost=False, s=settings(), last_cycle=customer.cycle)
+    plan = cycles.first_task(
+        now or utcnow(), customer.last_paid_at, lost=False, s=settings(), last_cycle=customer.cycle
+    )
     return open_task(customer, plan, actor, now)
 
 
@@ -77,8 +108,13 @@ def assign(customer: Customer, owner_id: int | None, actor: User | None = None, 
     """
     if customer.owner_id == owner_id:
         return False
-    audit.record("customer.owner_changed", customer_id=customer.id, before={"owner_id": customer.owner_id},
-                 after={"owner_id": owner_id}, actor=actor)
+    audit.record(
+        "customer.owner_changed",
+        customer_id=customer.id,
+        before={"owner_id": customer.owner_id},
+        after={"owner_id": owner_id},
+        actor=actor,
+    )
     customer.owner_id = owner_id
     task = open_task_of(customer.id)
     if task is not None and owner_id is None:
@@ -98,8 +134,9 @@ class Recorded:
     next_task: FollowUp | None
 
 
-def record_outcome(task: FollowUp, outcome: Outcome, channel: str, note: str | None, actor: User,
-                   now: datetime | None = None) -> Recorded:
+def record_outcome(
+    task: FollowUp, outcome: Outcome, channel: str, note: str | None, actor: User, now: datetime | None = None
+) -> Recorded:
     """Complete an open task with its outcome and open the next one, as the cycle rules say.
 
     The task is closed by a conditional UPDATE (... WHERE status = 'open'): of two people
@@ -111,8 +148,15 @@ def record_outcome(task: FollowUp, outcome: Outcome, channel: str, note: str | N
     closed = db.session.execute(
         update(FollowUp)
         .where(FollowUp.id == task.id, FollowUp.status == FollowUpStatus.OPEN)
-        .values(status=FollowUpStatus.DONE, outcome=outcome, channel=channel, note=note or None,
-                completed_by_id=actor.id, completed_at=now, days_late=late)
+        .values(
+            status=FollowUpStatus.DONE,
+            outcome=outcome,
+            channel=channel,
+            note=note or None,
+            completed_by_id=actor.id,
+            completed_at=now,
+            days_late=late,
+        )
         .execution_options(synchronize_session=False)
     )
     if closed.rowcount != 1:
@@ -121,9 +165,14 @@ def record_outcome(task: FollowUp, outcome: Outcome, channel: str, note: str | N
     db.session.refresh(task)
     customer = task.customer
     decision = cycles.after_outcome(outcome, task.cycle, customer.unconverted_streak, now, settings())
-    audit.record("follow_up.recorded", customer_id=customer.id, actor=actor, at=now,
-                 before={"cycle": task.cycle, "kind": task.kind},
-                 after={"outcome": str(outcome), "channel": channel, "note": note or None, "days_late": late})
+    audit.record(
+        "follow_up.recorded",
+        customer_id=customer.id,
+        actor=actor,
+        at=now,
+        before={"cycle": task.cycle, "kind": task.kind},
+        after={"outcome": str(outcome), "channel": channel, "note": note or None, "days_late": late},
+    )
     customer.unconverted_streak = decision.unconverted_streak
     customer.last_contact_at = now
     if decision.lost:
@@ -138,8 +187,14 @@ def record_outcome(task: FollowUp, outcome: Outcome, channel: str, note: str | N
 
 
 def _set_state(customer: Customer, state: FollowUpState, actor: User | None, now: datetime | None = None) -> None:
-    audit.record("follow_up.state_changed", customer_id=customer.id, before={"follow_up_state": customer.follow_up_state},
-                 after={"follow_up_state": str(state)}, actor=actor, at=now)
+    audit.record(
+        "follow_up.state_changed",
+        customer_id=customer.id,
+        before={"follow_up_state": customer.follow_up_state},
+        after={"follow_up_state": str(state)},
+        actor=actor,
+        at=now,
+    )
     customer.follow_up_state = state
 
 
@@ -163,22 +218,35 @@ def open_first_tasks(now: datetime | None = None, batch: int = 5000) -> int:
     """
     now = now or utcnow()
     has_task = select(FollowUp.id).where(FollowUp.customer_id == Customer.id).exists()
-    query = (select(Customer.id, Customer.owner_id, Customer.last_paid_at)
-             .where(Customer.owner_id.is_not(None), Customer.cycle == 0,
-                    Customer.follow_up_state == FollowUpState.ACTIVE, ~has_task)
-             .order_by(Customer.id))
+    query = (
+        select(Customer.id, Customer.owner_id, Customer.last_paid_at)
+        .where(
+            Customer.owner_id.is_not(None),
+            Customer.cycle == 0,
+            Customer.follow_up_state == FollowUpState.ACTIVE,
+            ~has_task,
+        )
+        .order_by(Customer.id)
+    )
     rows = db.session.execute(query).all()
     for start_at in range(0, len(rows), batch):
-        chunk = rows[start_at:start_at + batch]
-        entries = insert_first_tasks([(cid, owner_id, last_paid_at, 0) for cid, owner_id, last_paid_at in chunk],
-                                     now, {"at": now})
-        db.session.execute(update(Customer).where(Customer.id.in_([row[0] for row in chunk])).values(cycle=1)
-                           .execution_options(synchronize_session=False))
+        chunk = rows[start_at : start_at + batch]
+        entries = insert_first_tasks(
+            [(cid, owner_id, last_paid_at, 0) for cid, owner_id, last_paid_at in chunk], now, {"at": now}
+        )
+        db.session.execute(
+            update(Customer)
+            .where(Customer.id.in_([row[0] for row in chunk]))
+            .values(cycle=1)
+            .execution_options(synchronize_session=False)
+        )
         db.session.execute(insert(AuditEntry), entries)
     return len(rows)
 
 
-def insert_first_tasks(customers: list[tuple[int, int, datetime | None, int]], now: datetime, entry: dict) -> list[dict]:
+def insert_first_tasks(
+    customers: list[tuple[int, int, datetime | None, int]], now: datetime, entry: dict
+) -> list[dict]:
     """Insert the first task of each (customer id, owner id, last paid at, last cycle), as
     `start` opens one; returns their audit entries (`entry` holds what they share), to insert
     with the caller's other entries. The caller moves the customers' cycle on."""
@@ -186,16 +254,32 @@ def insert_first_tasks(customers: list[tuple[int, int, datetime | None, int]], n
     tasks, entries = [], []
     for customer_id, owner_id, last_paid_at, last_cycle in customers:
         plan = cycles.first_task(now, last_paid_at, lost=False, s=s, last_cycle=last_cycle)
-        tasks.append({"customer_id": customer_id, "assignee_id": owner_id, "cycle": plan.cycle, "kind": str(plan.kind),
-                      "due_at": plan.due_at, "due_on": cycles.shop_date(plan.due_at, zone),
-                      "status": FollowUpStatus.OPEN, "created_at": now})
-        entries.append(entry | {"action": "follow_up.opened", "customer_id": customer_id,
-                                "after": task_values(plan) | {"assignee_id": owner_id}})
+        tasks.append(
+            {
+                "customer_id": customer_id,
+                "assignee_id": owner_id,
+                "cycle": plan.cycle,
+                "kind": str(plan.kind),
+                "due_at": plan.due_at,
+                "due_on": cycles.shop_date(plan.due_at, zone),
+                "status": FollowUpStatus.OPEN,
+                "created_at": now,
+            }
+        )
+        entries.append(
+            entry
+            | {
+                "action": "follow_up.opened",
+                "customer_id": customer_id,
+                "after": task_values(plan) | {"assignee_id": owner_id},
+            }
+        )
     db.session.execute(insert(FollowUp), tasks)
     return entries
 
 
 # --- the queue -------------------------------------------------------------------------------
+
 
 def day_starts(now: datetime) -> dict[Bucket, datetime]:
     """The UTC moments where each queue section ends: overdue before today's start, and so on."""
@@ -204,10 +288,13 @@ def day_starts(now: datetime) -> dict[Bucket, datetime]:
 
     def start_of(day: date) -> datetime:
         local = datetime(day.year, day.month, day.day, tzinfo=zone)
-        return local.astimezone(timezone.utc).replace(tzinfo=None)
+        return local.astimezone(UTC).replace(tzinfo=None)
 
-    return {Bucket.OVERDUE: start_of(today), Bucket.TODAY: start_of(today + timedelta(days=1)),
-            Bucket.THIS_WEEK: start_of(today + timedelta(days=7))}
+    return {
+        Bucket.OVERDUE: start_of(today),
+        Bucket.TODAY: start_of(today + timedelta(days=1)),
+        Bucket.THIS_WEEK: start_of(today + timedelta(days=7)),
+    }
 
 
 def queue_counts(assignee_id: int, now: datetime) -> dict[Bucket, int]:
@@ -215,11 +302,15 @@ def queue_counts(assignee_id: int, now: datetime) -> dict[Bucket, int]:
     ends = day_starts(now)
     due = FollowUp.due_at
     row = db.session.execute(
-        select(func.count(case((due < ends[Bucket.OVERDUE], 1))),
-               func.count(case((and_(due >= ends[Bucket.OVERDUE], due < ends[Bucket.TODAY]), 1))),
-               func.count(case((due >= ends[Bucket.TODAY], 1))))
-        .where(FollowUp.assignee_id == assignee_id, FollowUp.status == FollowUpStatus.OPEN,
-               FollowUp.due_at < ends[Bucket.THIS_WEEK])
+        select(
+            func.count(case((due < ends[Bucket.OVERDUE], 1))),
+            func.count(case((and_(due >= ends[Bucket.OVERDUE], due < ends[Bucket.TODAY]), 1))),
+            func.count(case((due >= ends[Bucket.TODAY], 1))),
+        ).where(
+            FollowUp.assignee_id == assignee_id,
+            FollowUp.status == FollowUpStatus.OPEN,
+            FollowUp.due_at < ends[Bucket.THIS_WEEK],
+        )
     ).one()
     return dict(zip((Bucket.OVERDUE, Bucket.TODAY, Bucket.THIS_WEEK), row))
 
@@ -227,11 +318,14 @@ def queue_counts(assignee_id: int, now: datetime) -> dict[Bucket, int]:
 def queue_section(assignee_id: int, section: Bucket, now: datetime):
     """The open tasks of one queue section, oldest due first (a query to page through)."""
     ends = day_starts(now)
-    bounds = {Bucket.OVERDUE: (None, ends[Bucket.OVERDUE]),
-              Bucket.TODAY: (ends[Bucket.OVERDUE], ends[Bucket.TODAY]),
-              Bucket.THIS_WEEK: (ends[Bucket.TODAY], ends[Bucket.THIS_WEEK])}[section]
-    query = select(FollowUp).where(FollowUp.assignee_id == assignee_id, FollowUp.status == FollowUpStatus.OPEN,
-                                   FollowUp.due_at < bounds[1])
+    bounds = {
+        Bucket.OVERDUE: (None, ends[Bucket.OVERDUE]),
+        Bucket.TODAY: (ends[Bucket.OVERDUE], ends[Bucket.TODAY]),
+        Bucket.THIS_WEEK: (ends[Bucket.TODAY], ends[Bucket.THIS_WEEK]),
+    }[section]
+    query = select(FollowUp).where(
+        FollowUp.assignee_id == assignee_id, FollowUp.status == FollowUpStatus.OPEN, FollowUp.due_at < bounds[1]
+    )
     if bounds[0] is not None:
         query = query.where(FollowUp.due_at >= bounds[0])
     return query.order_by(FollowUp.due_at, FollowUp.id)
@@ -240,8 +334,13 @@ def queue_section(assignee_id: int, section: Bucket, now: datetime):
 def queue_people() -> list[User]:
     """Whose queue a supervisor may open: the active sales staff, and anyone else with open tasks."""
     has_open = select(FollowUp.id).where(FollowUp.assignee_id == User.id, FollowUp.status == FollowUpStatus.OPEN)
-    return list(db.session.scalars(select(User).where(or_(and_(User.role == Role.SALES, User.active), has_open.exists()))
-                                   .order_by(User.display_name)))
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(or_(and_(User.role == Role.SALES, User.active), has_open.exists()))
+            .order_by(User.display_name)
+        )
+    )
 
 
 def visible_tasks(user: User) -> Select:
@@ -268,8 +367,9 @@ class Card:
 CARDS_AT_ONCE = 10
 
 
-def queue_cards(assignee_id: int, section: Bucket, now: datetime, after_id: int | None = None,
-                size: int = CARDS_AT_ONCE) -> tuple[list[Card], bool]:
+def queue_cards(
+    assignee_id: int, section: Bucket, now: datetime, after_id: int | None = None, size: int = CARDS_AT_ONCE
+) -> tuple[list[Card], bool]:
     """The next `size` cards of a queue section after the task `after_id`, and whether more follow.
 
     Paged by position (due time, id) rather than by page number: recorded cards leave the
@@ -293,18 +393,33 @@ def cards_of(tasks: list[FollowUp], now: datetime) -> list[Card]:
     customer_ids = {task.customer_id for task in tasks}
     last_done, orders = {}, {}
     if customer_ids:
-        ranked = _ranked(FollowUp, customer_ids, (FollowUp.completed_at.desc(), FollowUp.id.desc()),
-                         FollowUp.status == FollowUpStatus.DONE)
+        ranked = _ranked(
+            FollowUp,
+            customer_ids,
+            (FollowUp.completed_at.desc(), FollowUp.id.desc()),
+            FollowUp.status == FollowUpStatus.DONE,
+        )
         rows = db.session.execute(
-            select(FollowUp.customer_id, FollowUp.outcome, FollowUp.channel, FollowUp.note, FollowUp.completed_at,
-                   User.display_name.label("completed_by"))
-            .join(ranked, FollowUp.id == ranked.c.id).outerjoin(User, User.id == FollowUp.completed_by_id)
-            .where(ranked.c.rank == 1))
+            select(
+                FollowUp.customer_id,
+                FollowUp.outcome,
+                FollowUp.channel,
+                FollowUp.note,
+                FollowUp.completed_at,
+                User.display_name.label("completed_by"),
+            )
+            .join(ranked, FollowUp.id == ranked.c.id)
+            .outerjoin(User, User.id == FollowUp.completed_by_id)
+            .where(ranked.c.rank == 1)
+        )
         last_done = {row.customer_id: row for row in rows}
         ranked = _ranked(Order, customer_ids, (Order.created_at.desc(), Order.id.desc()))
         rows = db.session.execute(
             select(Order.customer_id, Order.created_at, Order.amount, Order.status, Order.paid_at)
-            .join(ranked, Order.id == ranked.c.id).where(ranked.c.rank <= 3).order_by(Order.customer_id, ranked.c.rank))
+            .join(ranked, Order.id == ranked.c.id)
+            .where(ranked.c.rank <= 3)
+            .order_by(Order.customer_id, ranked.c.rank)
+        )
         for row in rows:
             orders.setdefault(row.customer_id, []).append(row)
     zone = shop_zone()
@@ -317,8 +432,15 @@ def cards_of(tasks: list[FollowUp], now: datetime) -> list[Card]:
         if customer.last_paid_at:
             paid.append(customer.last_paid_at)
         new_order = bool(paid) and customer.last_contact_at is not None and max(paid) > customer.last_contact_at
-        cards.append(Card(task=task, last=last_done.get(task.customer_id), orders=recent,
-                          days_overdue=cycles.days_late(task.due_at, now, zone), new_order=new_order))
+        cards.append(
+            Card(
+                task=task,
+                last=last_done.get(task.customer_id),
+                orders=recent,
+                days_overdue=cycles.days_late(task.due_at, now, zone),
+                new_order=new_order,
+            )
+        )
     return cards
 
 
@@ -333,5 +455,11 @@ def blacklist_phone(task: FollowUp, actor: User) -> BlacklistEntry | None:
     phone = task.customer.phone
     if not phone:
         return None
-    return blacklist.add(phone, BlacklistReason.MANUAL, source=f"follow_up:{task.id}", actor=actor,
-                         customer_id=task.customer_id, note="Asked not to be contacted")
+    return blacklist.add(
+        phone,
+        BlacklistReason.MANUAL,
+        source=f"follow_up:{task.id}",
+        actor=actor,
+        customer_id=task.customer_id,
+        note="Asked not to be contacted",
+    )

@@ -9,9 +9,9 @@ from ..access import roles_required
 from ..accounts.services import sales_users
 from ..extensions import db
 from ..htmx import render
-from ..pagination import page_of
 from ..labels import IMPORT_STATE_LABELS, ORDER_STATUS_LABELS, REVIEW_LABELS
 from ..models import ImportState, Role
+from ..pagination import page_of
 from . import services
 from .forms import UploadForm, mapping_data, mapping_form
 from .presets import PRESETS, TEMPLATES
@@ -46,8 +46,9 @@ def upload():
     if form.validate_on_submit():
         upload = form.file.data
         try:
-            run = services.create_run(upload.filename or "", upload.read(), PRESETS[form.preset.data],
-                                      form.owner_id.data, current_user)
+            run = services.create_run(
+                upload.filename or "", upload.read(), PRESETS[form.preset.data], form.owner_id.data, current_user
+            )
         except TableError as error:
             form.file.errors.append(str(error.message))
         else:
@@ -59,8 +60,11 @@ def upload():
 @bp.get("/templates/<any(generic, reviews):name>.csv")
 @staff_only
 def template(name: str):
-    return Response(TEMPLATES[name].template_csv(), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f"attachment; filename=import-{name}.csv"})
+    return Response(
+        TEMPLATES[name].template_csv(),
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f"attachment; filename=import-{name}.csv"},
+    )
 
 
 @bp.route("/<int:run_id>/mapping", methods=["GET", "POST"])
@@ -86,8 +90,17 @@ def mapping(run_id: int):
                 flash(_("Import started."), "success")
             return redirect(url_for("imports.show", run_id=run.id))
     preview = services.preview(table, preset, form.mapping())
-    return render("imports/mapping.html", "preview", run=run, preset=preset, table=table, form=form, preview=preview,
-                  status=422 if form.errors else 200, **LABELS)
+    return render(
+        "imports/mapping.html",
+        "preview",
+        run=run,
+        preset=preset,
+        table=table,
+        form=form,
+        preview=preview,
+        status=422 if form.errors else 200,
+        **LABELS,
+    )
 
 
 @bp.post("/<int:run_id>/discard")
@@ -107,9 +120,15 @@ def show(run_id: int):
     if run.state == ImportState.MAPPING:
         return redirect(url_for("imports.mapping", run_id=run.id))
     progress = services.progress_of(run)
-    return render("imports/show.html", "progress", run=run, progress=progress,
-                  rejected=services.rejected_rows(run) if progress.finished else [], report_rows=services.REPORT_ROWS,
-                  **LABELS)
+    return render(
+        "imports/show.html",
+        "progress",
+        run=run,
+        progress=progress,
+        rejected=services.rejected_rows(run) if progress.finished else [],
+        report_rows=services.REPORT_ROWS,
+        **LABELS,
+    )
 
 
 @bp.get("/<int:run_id>/rejected.csv")
@@ -118,5 +137,8 @@ def rejected(run_id: int):
     run = services.run_or_404(run_id)
     if run.state not in (ImportState.DONE, ImportState.FAILED):
         abort(404)
-    return Response(services.rejected_csv(run), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f"attachment; filename=import-{run.id}-rejected.csv"})
+    return Response(
+        services.rejected_csv(run),
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f"attachment; filename=import-{run.id}-rejected.csv"},
+    )

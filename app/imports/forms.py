@@ -8,12 +8,18 @@ from .presets import PRESETS, Preset
 
 
 class UploadForm(FlaskForm):
-    file = FileField(_l("File"), validators=[FileRequired(_l("Choose the file to import."))],
-                     description=_l("CSV (UTF-8 or GBK) or XLSX, as downloaded from the platform's back office."))
+    file = FileField(
+        _l("File"),
+        validators=[FileRequired(_l("Choose the file to import."))],
+        description=_l("CSV (UTF-8 or GBK) or XLSX, as downloaded from the platform's back office."),
+    )
     preset = SelectField(_l("Kind of file"), choices=[(key, preset.label) for key, preset in PRESETS.items()])
-    owner_id = SelectField(_l("Owner of new customers"), coerce=lambda v: int(v) if v else None,
-                           validators=[Optional()],
-                           description=_l("Customers already registered keep their owner."))
+    owner_id = SelectField(
+        _l("Owner of new customers"),
+        coerce=lambda v: int(v) if v else None,
+        validators=[Optional()],
+        description=_l("Customers already registered keep their owner."),
+    )
 
 
 class MappingForm(FlaskForm):
@@ -36,8 +42,12 @@ def mapping_form(preset: Preset, columns: list[str], **kwargs) -> MappingForm:
     fields = {}
     for field in preset.fields:
         if field.required:
-            fields[field.key] = SelectField(field.label, choices=choices, description=_l("Required."),
-                                            validators=[InputRequired(_l("Choose the column that holds this."))])
+            fields[field.key] = SelectField(
+                field.label,
+                choices=choices,
+                description=_l("Required."),
+                validators=[InputRequired(_l("Choose the column that holds this."))],
+            )
         else:
             fields[field.key] = SelectField(field.label, choices=choices, validators=[Optional()])
     form_class = type("PresetMappingForm", (MappingForm,), fields | {"preset": preset, "_columns": columns})

@@ -28,6 +28,8 @@ from .values import RowError
 BATCH_SIZE = 5000
 IMPORT_CACHE_KB = 128 * 1024  # SQLite page cache while importing (see _apply)
 _CHUNK = 1000  # values per IN (...) list
+
+
 @dataclass
 class Counts:
     total: int = 0
@@ -52,8 +54,14 @@ class Counts:
         return bool(self.created or self.updated)
 
     def summary(self) -> dict:
-        return {"total": self.total, "created": self.created, "updated": self.updated, "skipped": self.skipped,
-                "rejected": len(self.rejected), "customers_created": self.customers_created}
+        return {
+            "total": self.total,
+            "created": self.created,
+            "updated": self.updated,
+            "skipped": self.skipped,
+            "rejected": len(self.rejected),
+            "customers_created": self.customers_created,
+        }
 
 
 def _chunks(values: list, size: int = _CHUNK) -> Iterable[list]:
@@ -118,7 +126,8 @@ class OrderRows:
         for platform, nicknames in by_platform.items():
             for chunk in _chunks(sorted(nicknames)):
                 query = select(c.id, c.nickname, c.name, c.phone, c.province, c.city, c.wechat, c.tags).where(
-                    c.platform == platform, c.nickname.in_(chunk))
+                    c.platform == platform, c.nickname.in_(chunk)
+                )
                 for r in connection.execute(query):
                     key = (platform, r.nickname)
                     found[key] = _Customer(r.id, key, r.name, r.nickname, r.phone, r.province, r.city, r.wechat, r.tags)
@@ -128,12 +137,15 @@ class OrderRows:
         o, c = Order.__table__.c, Customer.__table__.c
         found = {}
         for chunk in _chunks(sorted({row.order_no for row in rows})):
-            query = (select(o.id, o.order_no, o.customer_id, c.nickname, o.platform, *(o[k] for k in ORDER_COLUMNS))
-                     .join_from(Order.__table__, Customer.__table__, o.customer_id == c.id)
-                     .where(o.order_no.in_(chunk)))
+            query = (
+                select(o.id, o.order_no, o.customer_id, c.nickname, o.platform, *(o[k] for k in ORDER_COLUMNS))
+                .join_from(Order.__table__, Customer.__table__, o.customer_id == c.id)
+                .where(o.order_no.in_(chunk))
+            )
             for r in connection.execute(query):
-                found[r.order_no] = _Order(r.id, r.customer_id, None, r.nickname, r.platform,
-                                           {k: getattr(r, k) for k in ORDER_COLUMNS})
+                found[r.order_no] = _Order(
+                    r.id, r.customer_id, None, r.nickname, r.platform, {k: getattr(r, k) for k in ORDER_COLUMNS}
+                )
         return found
 
     def apply(self, connection: Connection, rows: list[OrderRow]) -> Counts:
@@ -184,12 +196,24 @@ class OrderRows:
     def _write(self, connection, new_customers, changed_customers, new_orders, changed_orders) -> None:
         now = utcnow()
         if new_customers:
-            values = [{
-                "name": customer.name, "platform": customer.key[0], "nickname": customer.nickname,
-                "phone": customer.phone, "province": customer.province, "city": customer.city, "tags": "",
-                "source": Source.IMPORT, "owner_id": self.owner_id, "created_by_id": self.actor_id,
-                "created_at": now, "updated_at": now, "search_text": customer.search_text,
-            } for customer in new_customers]
+            values = [
+                {
+                    "name": customer.name,
+                    "platform": customer.key[0],
+                    "nickname": customer.nickname,
+                    "phone": customer.phone,
+                    "province": customer.province,
+                    "city": customer.city,
+                    "tags": "",
+                    "source": Source.IMPORT,
+                    "owner_id": self.owner_id,
+                    "created_by_id": self.actor_id,
+                    "created_at": now,
+                    "updated_at": now,
+                    "search_text": customer.search_text,
+                }
+                for customer in new_customers
+            ]
             # Ids come back keyed by (platform, nickname), which is unique: asking RETURNING for
             # rows in parameter order makes SQLAlchemy insert them one statement each on SQLite
             # (and the FTS trigger then costs five times as much per row).
@@ -201,29 +225,61 @@ class OrderRows:
             reindex(connection, [(customer.id, v["search_text"]) for customer, v in zip(new_customers, values)])
         if changed_customers:
             table = Customer.__table__
-            statement = (update(table).where(table.c.id == bindparam("b_id"))
-                         .values(phone=bindparam("b_phone"), province=bindparam("b_province"), city=bindparam("b_city"),
-                                 search_text=bindparam("b_search_text"), updated_at=bindparam("b_updated_at")))
-            connection.execute(statement, [
-                {"b_id": customer.id, "b_phone": customer.phone, "b_province": customer.province,
-                 "b_city": customer.city, "b_search_text": customer.search_text, "b_updated_at": now}
-                for customer in changed_customers.values()
-            ])
-            reindex(connection, [(customer.id, customer.search_text)
-                                 for customer in changed_customers.values() if customer.search_changed])
+            statement = (
+                update(table)
+                .where(table.c.id == bindparam("b_id"))
+                .values(
+                    phone=bindparam("b_phone"),
+                    province=bindparam("b_province"),
+                    city=bindparam("b_city"),
+                    search_text=bindparam("b_search_text"),
+                    updated_at=bindparam("b_updated_at"),
+                )
+            )
+            connection.execute(
+                statement,
+                [
+                    {
+                        "b_id": customer.id,
+                        "b_phone": customer.phone,
+                        "b_province": customer.province,
+                        "b_city": customer.city,
+                        "b_search_text": customer.search_text,
+                        "b_updated_at": now,
+                    }
+                    for customer in changed_customers.values()
+                ],
+            )
+            reindex(
+                connection,
+                [
+                    (customer.id, customer.search_text)
+                    for customer in changed_customers.values()
+                    if customer.search_changed
+                ],
+            )
         if new_orders:
-            connection.execute(insert(Order.__table__), [
-                {"order_no": order_no, "customer_id": order.customer.id, "platform": order.platform, **order.values}
-                for order_no, order in new_orders
-            ])
+            connection.execute(
+                insert(Order.__table__),
+                [
+                    {"order_no": order_no, "customer_id": order.customer.id, "platform": order.platform, **order.values}
+                    for order_no, order in new_orders
+                ],
+            )
         if changed_orders:
             table = Order.__table__
-            statement = (update(table).where(table.c.id == bindparam("b_id"))
-                         .values({k: bindparam(f"b_{k}") for k in ORDER_COLUMNS}))
-            connection.execute(statement, [
-                {"b_id": order.id} | {f"b_{k}": v for k, v in order.values.items()}
-                for order in changed_orders.values()
-            ])
+            statement = (
+                update(table)
+                .where(table.c.id == bindparam("b_id"))
+                .values({k: bindparam(f"b_{k}") for k in ORDER_COLUMNS})
+            )
+            connection.execute(
+                statement,
+                [
+                    {"b_id": order.id} | {f"b_{k}": v for k, v in order.values.items()}
+                    for order in changed_orders.values()
+                ],
+            )
 
 
 class ReviewRows:
@@ -249,8 +305,10 @@ class ReviewRows:
                 counts.updated += 1
         if changed:
             table = Order.__table__
-            connection.execute(update(table).where(table.c.id == bindparam("b_id")).values(review=bindparam("b_review")),
-                               [{"b_id": oid, "b_review": order[2]} for oid, order in changed.items()])
+            connection.execute(
+                update(table).where(table.c.id == bindparam("b_id")).values(review=bindparam("b_review")),
+                [{"b_id": oid, "b_review": order[2]} for oid, order in changed.items()],
+            )
             self._latest_reviews(connection, {order[1] for order in changed.values()})
         return counts
 
@@ -259,15 +317,24 @@ class ReviewRows:
         o, c = Order.__table__.c, Customer.__table__.c
         for chunk in _chunks(sorted(customer_ids)):
             latest = {}
-            query = (select(o.customer_id, o.review).where(o.customer_id.in_(chunk), o.review.is_not(None))
-                     .order_by(o.created_at, o.id))
+            query = (
+                select(o.customer_id, o.review)
+                .where(o.customer_id.in_(chunk), o.review.is_not(None))
+                .order_by(o.created_at, o.id)
+            )
             for customer_id, review in connection.execute(query):
                 latest[customer_id] = review
             current = dict(connection.execute(select(c.id, c.latest_review).where(c.id.in_(chunk))).all())
-            changes = [{"b_id": cid, "b_review": review} for cid, review in latest.items() if current.get(cid) != review]
+            changes = [
+                {"b_id": cid, "b_review": review} for cid, review in latest.items() if current.get(cid) != review
+            ]
             if changes:
-                connection.execute(update(Customer.__table__).where(c.id == bindparam("b_id"))
-                                   .values(latest_review=bindparam("b_review")), changes)
+                connection.execute(
+                    update(Customer.__table__)
+                    .where(c.id == bindparam("b_id"))
+                    .values(latest_review=bindparam("b_review")),
+                    changes,
+                )
 
 
 @dataclass
@@ -294,9 +361,16 @@ def _batches(table: Table, reader: RowReader, batch_size: int) -> Iterator[_Batc
         yield batch
 
 
-def import_table(table: Table, reader: RowReader, counts: Counts, *, owner_id: int | None = None,
-                 actor_id: int | None = None, progress: Callable[[int, int], None] = lambda done, total: None,
-                 batch_size: int = BATCH_SIZE) -> Counts:
+def import_table(
+    table: Table,
+    reader: RowReader,
+    counts: Counts,
+    *,
+    owner_id: int | None = None,
+    actor_id: int | None = None,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+    batch_size: int = BATCH_SIZE,
+) -> Counts:
     """Import every row of `table`, committing batch by batch; `counts` holds the tally so far
     (also when this raises)."""
     rows = OrderRows(owner_id, actor_id) if reader.preset.kind == ORDERS else ReviewRows()

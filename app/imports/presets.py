@@ -82,7 +82,10 @@ class Preset:
 
 
 TAOBAO = Preset(
-    "taobao", _l("Taobao / Tmall order report"), ORDERS, ORDER_FIELDS,
+    "taobao",
+    _l("Taobao / Tmall order report"),
+    ORDERS,
+    ORDER_FIELDS,
     {
         "order_no": ("订单编号", "订单号"),
         "nickname": ("买家会员名", "买家昵称"),
@@ -101,7 +104,10 @@ TAOBAO = Preset(
 )
 
 ALIBABA_1688 = Preset(
-    "1688", _l("1688 order export"), ORDERS, ORDER_FIELDS,
+    "1688",
+    _l("1688 order export"),
+    ORDERS,
+    ORDER_FIELDS,
     {
         "order_no": ("订单编号", "订单号"),
         "nickname": ("买家会员名", "买家会员登录名", "买家公司名"),
@@ -120,7 +126,10 @@ ALIBABA_1688 = Preset(
 )
 
 GENERIC = Preset(
-    "generic", _l("Generic template"), ORDERS, ORDER_FIELDS + (PLATFORM_FIELD,),
+    "generic",
+    _l("Generic template"),
+    ORDERS,
+    ORDER_FIELDS + (PLATFORM_FIELD,),
     {
         "order_no": ("订单号", "订单编号", "order number", "order no", "order_no"),
         "nickname": ("买家昵称", "买家会员名", "nickname", "buyer"),
@@ -139,7 +148,10 @@ GENERIC = Preset(
 )
 
 REVIEW_REPORT = Preset(
-    "reviews", _l("Review report (order number + rating)"), REVIEWS, REVIEW_FIELDS,
+    "reviews",
+    _l("Review report (order number + rating)"),
+    REVIEWS,
+    REVIEW_FIELDS,
     {
         "order_no": ("订单编号", "订单号", "子订单编号", "order number", "order no", "order_no"),
         "rating": ("评价", "评价结果", "评价等级", "评分", "rating", "review"),
@@ -150,10 +162,19 @@ PRESETS = {p.key: p for p in (TAOBAO, ALIBABA_1688, GENERIC, REVIEW_REPORT)}
 TEMPLATES = {"generic": GENERIC, "reviews": REVIEW_REPORT}
 
 TEMPLATE_EXAMPLE = {
-    "order_no": "202401010001", "platform": "淘宝", "nickname": "小猫爱吃鱼", "amount": "199.00",
-    "status": "交易成功", "receiver": "张三", "phone": "13812345678",
-    "address": "浙江省 杭州市 西湖区 文三路 100号", "created_at": "2024-01-01 10:00:00",
-    "paid_at": "2024-01-01 10:05:00", "items": "真丝围巾", "item_count": "1", "refund_amount": "0",
+    "order_no": "202401010001",
+    "platform": "淘宝",
+    "nickname": "小猫爱吃鱼",
+    "amount": "199.00",
+    "status": "交易成功",
+    "receiver": "张三",
+    "phone": "13812345678",
+    "address": "浙江省 杭州市 西湖区 文三路 100号",
+    "created_at": "2024-01-01 10:00:00",
+    "paid_at": "2024-01-01 10:05:00",
+    "items": "真丝围巾",
+    "item_count": "1",
+    "refund_amount": "0",
     "rating": "好评",
 }
 
@@ -164,6 +185,7 @@ def better_preset(current: Preset, header: list[str]) -> Preset | None:
         if preset is not current and not preset.missing(preset.suggest(header)):
             return preset
     return None
+
 
 # Every column name any preset knows: how read_table recognises the header row.
 KNOWN_COLUMNS = frozenset(n for p in PRESETS.values() for names in p.columns.values() for n in names)

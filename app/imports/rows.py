@@ -37,8 +37,12 @@ class OrderRow:
     def order_values(self) -> dict:
         """The order's columns this row sets (the same keys as ORDER_COLUMNS)."""
         return {
-            "status": self.status, "amount": self.amount, "refund_amount": self.refund_amount,
-            "items": self.items, "item_count": self.item_count, "created_at": self.created_at,
+            "status": self.status,
+            "amount": self.amount,
+            "refund_amount": self.refund_amount,
+            "items": self.items,
+            "item_count": self.item_count,
+            "created_at": self.created_at,
             "paid_at": self.paid_at,
         }
 
@@ -106,8 +110,23 @@ class RowReader:
         province, city = values.place(c[i["address"]])
         items = text(c[i["items"]])[:500] or None
         name = text(c[i["receiver"]])[:100] or nickname
-        return OrderRow(line, order_no, platform, nickname, name, phone, province, city,
-                        status.value, amount, refund, created, paid, items, item_count)
+        return OrderRow(
+            line,
+            order_no,
+            platform,
+            nickname,
+            name,
+            phone,
+            province,
+            city,
+            status.value,
+            amount,
+            refund,
+            created,
+            paid,
+            items,
+            item_count,
+        )
 
     def _read_review(self, line: int, cells) -> ReviewRow:
         c = self._padded(cells)

@@ -46,8 +46,15 @@ def read_upload(content: bytes, filename: str, preset: Preset) -> tuple[Table, d
 def create_run(filename: str, content: bytes, preset: Preset, owner_id: int | None, actor: User) -> ImportRun:
     """Check the upload and keep it, waiting for its mapping; TableError writes nothing."""
     mapping = read_upload(content, filename, preset)[1]
-    run = ImportRun(filename=filename[:255] or "upload", content=content, preset=preset.key, mapping=mapping,
-                    state=ImportState.MAPPING, owner_id=owner_id, started_by_id=actor.id)
+    run = ImportRun(
+        filename=filename[:255] or "upload",
+        content=content,
+        preset=preset.key,
+        mapping=mapping,
+        state=ImportState.MAPPING,
+        owner_id=owner_id,
+        started_by_id=actor.id,
+    )
     db.session.add(run)
     db.session.flush()
     return run
@@ -66,8 +73,11 @@ def table_of(run: ImportRun) -> Table:
 
 def recent_runs():
     """Every import, newest first (a query for the page helper), without the rejected rows."""
-    return (select(ImportRun).options(defer(ImportRun.rejected), joinedload(ImportRun.started_by))
-            .order_by(ImportRun.created_at.desc(), ImportRun.id.desc()))
+    return (
+        select(ImportRun)
+        .options(defer(ImportRun.rejected), joinedload(ImportRun.started_by))
+        .order_by(ImportRun.created_at.desc(), ImportRun.id.desc())
+    )
 
 
 def discard(run: ImportRun) -> bool:
@@ -110,10 +120,13 @@ def start(run: ImportRun, mapping: dict) -> bool:
     if not claimed:
         return False
     try:
-        get_queue().enqueue(run_import, run.id, job_id=job_id, job_timeout=JOB_TIMEOUT,
-                            description=f"import {run.id}: {run.filename}")
+        get_queue().enqueue(
+            run_import, run.id, job_id=job_id, job_timeout=JOB_TIMEOUT, description=f"import {run.id}: {run.filename}"
+        )
     except RedisError:
-        db.session.execute(update(ImportRun).where(ImportRun.id == run.id).values(state=ImportState.MAPPING, job_id=None))
+        db.session.execute(
+            update(ImportRun).where(ImportRun.id == run.id).values(state=ImportState.MAPPING, job_id=None)
+        )
         db.session.commit()
         raise
     return True

@@ -76,7 +76,9 @@ def read_table(content: bytes, filename: str = "", pick_header: Callable[[list[s
     if content.startswith(b"PK\x03\x04"):
         return _read_xlsx(content, pick_header)
     if content.startswith(b"\xd0\xcf\x11\xe0"):
-        raise TableError(_l("Old Excel files (.xls) cannot be read: open the file in Excel or WPS and save it as .xlsx or CSV."))
+        raise TableError(
+            _l("Old Excel files (.xls) cannot be read: open the file in Excel or WPS and save it as .xlsx or CSV.")
+        )
     text_content, encoding = decode(content)
     return _read_csv(text_content, encoding, pick_header)
 
@@ -84,12 +86,14 @@ def read_table(content: bytes, filename: str = "", pick_header: Callable[[list[s
 def decode(content: bytes) -> tuple[str, str]:
     """The file's text and the name of its encoding: UTF-8 (with or without BOM), UTF-16 with
     BOM, GBK or GB18030, then whatever charset-normalizer recognises."""
-    for bom, codec, name in ((codecs.BOM_UTF8, "utf-8", "UTF-8"),
-                             (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16"),
-                             (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16")):
+    for bom, codec, name in (
+        (codecs.BOM_UTF8, "utf-8", "UTF-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16"),
+        (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16"),
+    ):
         if content.startswith(bom):
             try:
-                return _checked(content[len(bom):].decode(codec)), name
+                return _checked(content[len(bom) :].decode(codec)), name
             except UnicodeDecodeError:
                 raise TableError(_l("The file says it is %(encoding)s text but is not.", encoding=name)) from None
     if b"\x00" in content[:_SAMPLE]:

@@ -6,7 +6,7 @@ A value that cannot be read raises RowError with a reason code from REASONS.
 """
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -29,8 +29,10 @@ def N_(message: str) -> str:
 REASONS = {
     "order_no_empty": N_("The order number is empty."),
     "order_no_too_long": N_("The order number is longer than 64 characters."),
-    "order_no_number": N_("The order number “%(value)s” was saved as a number and lost its last digits: "
-                          "format the column as text and export the file again."),
+    "order_no_number": N_(
+        "The order number “%(value)s” was saved as a number and lost its last digits: "
+        "format the column as text and export the file again."
+    ),
     "nickname_empty": N_("The buyer nickname is empty."),
     "nickname_too_long": N_("The buyer nickname is longer than 100 characters."),
     "bad_amount": N_("The amount paid “%(value)s” is not an amount of money."),
@@ -192,7 +194,7 @@ class ShopClock:
         an hour: the offset of an hour whose start and end agree is kept and reused.
         """
         if local.tzinfo is not None:
-            return local.astimezone(timezone.utc).replace(tzinfo=None)
+            return local.astimezone(UTC).replace(tzinfo=None)
         key = local.toordinal() * 24 + local.hour
         try:
             offset = self.offsets[key]
@@ -202,7 +204,7 @@ class ShopClock:
             end = (hour + timedelta(minutes=59, seconds=59)).replace(tzinfo=self.zone).utcoffset()
             offset = self.offsets[key] = start if start == end else None
         if offset is None:  # the hour of a change of offset: each time on its own
-            return local.replace(tzinfo=self.zone).astimezone(timezone.utc).replace(tzinfo=None)
+            return local.replace(tzinfo=self.zone).astimezone(UTC).replace(tzinfo=None)
         return local - offset
 
     def moment(self, value, code: str) -> datetime | None:
@@ -277,9 +279,17 @@ def order_status(value, refund_amount: Decimal) -> OrderStatus:
 
 
 RATINGS = {
-    "好评": Review.GOOD, "好": Review.GOOD, "good": Review.GOOD, "positive": Review.GOOD,
-    "中评": Review.NEUTRAL, "中": Review.NEUTRAL, "neutral": Review.NEUTRAL,
-    "差评": Review.BAD, "差": Review.BAD, "bad": Review.BAD, "negative": Review.BAD,
+    "好评": Review.GOOD,
+    "好": Review.GOOD,
+    "good": Review.GOOD,
+    "positive": Review.GOOD,
+    "中评": Review.NEUTRAL,
+    "中": Review.NEUTRAL,
+    "neutral": Review.NEUTRAL,
+    "差评": Review.BAD,
+    "差": Review.BAD,
+    "bad": Review.BAD,
+    "negative": Review.BAD,
 }
 
 
@@ -294,10 +304,25 @@ def rating(value) -> Review:
 
 
 PLATFORMS = {
-    "taobao": "taobao", "淘宝": "taobao", "tmall": "tmall", "天猫": "tmall", "1688": "1688",
-    "阿里巴巴": "1688", "jd": "jd", "京东": "jd", "pdd": "pdd", "pinduoduo": "pdd", "拼多多": "pdd",
-    "wechat": "wechat", "微信": "wechat", "微店": "wechat", "微信小店": "wechat", "视频号": "wechat",
-    "other": "other", "其他": "other", "其它": "other",
+    "taobao": "taobao",
+    "淘宝": "taobao",
+    "tmall": "tmall",
+    "天猫": "tmall",
+    "1688": "1688",
+    "阿里巴巴": "1688",
+    "jd": "jd",
+    "京东": "jd",
+    "pdd": "pdd",
+    "pinduoduo": "pdd",
+    "拼多多": "pdd",
+    "wechat": "wechat",
+    "微信": "wechat",
+    "微店": "wechat",
+    "微信小店": "wechat",
+    "视频号": "wechat",
+    "other": "other",
+    "其他": "other",
+    "其它": "other",
 }
 
 
@@ -386,8 +411,11 @@ class PhoneBook:
             self.general = re.compile(metadata.general_desc.national_number_pattern)
             self.mobile = re.compile(metadata.mobile.national_number_pattern)
             self.lengths = set(metadata.mobile.possible_length or ()) or set(metadata.general_desc.possible_length)
-            others = [desc.national_number_pattern for desc in (getattr(metadata, name) for name in self._OTHER_TYPES)
-                      if desc is not None and desc.national_number_pattern]
+            others = [
+                desc.national_number_pattern
+                for desc in (getattr(metadata, name) for name in self._OTHER_TYPES)
+                if desc is not None and desc.national_number_pattern
+            ]
             self.others = re.compile("|".join(f"(?:{p})" for p in others)) if others else None
             self.fast = True
 

@@ -34,8 +34,11 @@ def segment_counts(user: User) -> SegmentCounts:
         select(c.province, func.count()).group_by(c.province).order_by(func.count().desc(), c.province)
     ).all()
     flags = db.session.execute(
-        select(func.count(), func.coalesce(func.sum(c.flag_bad_reviewer.cast(db.Integer)), 0),
-               func.coalesce(func.sum(c.flag_picky.cast(db.Integer)), 0))
+        select(
+            func.count(),
+            func.coalesce(func.sum(c.flag_bad_reviewer.cast(db.Integer)), 0),
+            func.coalesce(func.sum(c.flag_picky.cast(db.Integer)), 0),
+        )
     ).one()
     return SegmentCounts(
         total=flags[0],
@@ -46,4 +49,3 @@ def segment_counts(user: User) -> SegmentCounts:
         flagged_bad_reviewer=flags[1],
         flagged_picky=flags[2],
     )
-

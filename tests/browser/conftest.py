@@ -16,8 +16,15 @@ from werkzeug.serving import make_server
 from app.redis import get_redis
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="session")
@@ -57,8 +64,9 @@ def worker(app):
         "REDIS_URL": app.config["REDIS_URL"],
         "RQ_QUEUE": app.config["RQ_QUEUE"],
     }
-    process = subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "worker.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     yield process
     process.terminate()
     process.wait(timeout=30)

@@ -5,7 +5,9 @@ from playwright.sync_api import expect
 from app.models import Role
 
 
-def test_search_as_you_type_and_register_with_phone_checked_as_typed(page, live_server, sign_in, make_user, make_customer):
+def test_search_as_you_type_and_register_with_phone_checked_as_typed(
+    page, live_server, sign_in, make_user, make_customer
+):
     sales = make_user(Role.SALES)
     make_customer(owner=sales, name="张三丰", nickname="武当山", platform="taobao")
     make_customer(owner=sales, name="李四", nickname="小猫爱吃鱼", platform="taobao")
