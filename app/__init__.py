@@ -71,30 +71,25 @@ def select_locale() -> str | None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from .accounts import bp as accounts
-    from .assignment import bp as assignment
-    from .customers import bp as customers
-    from .followup_audit import bp as followup_audit
-    from .followups import bp as followups
-    from .imports import bp as imports
-    from .main import bp as main
-    from .reports import bp as reports
+    # Importing an area's views registers its routes on its blueprint.
+    from .accounts import views as accounts
+    from .assignment import views as assignment
+    from .blacklist import views as blacklist
+    from .customers import views as customers
+    from .followup_audit import views as followup_audit
+    from .followups import views as followups
+    from .imports import views as imports
+    from .main import views as main
+    from .reports import views as reports
 
-    for blueprint in (main, accounts, customers, followups, assignment, followup_audit, imports, reports):
-        app.register_blueprint(blueprint)
+    for area in (main, accounts, customers, followups, assignment, followup_audit, blacklist, imports, reports):
+        app.register_blueprint(area.bp)
 
 
 def register_template_helpers(app: Flask) -> None:
-    from . import timefmt
-    from .access import nav_items
+    from . import templating
 
-    app.jinja_env.filters["localtime"] = timefmt.localtime
-    app.jinja_env.filters["localdate"] = timefmt.localdate
-    app.jinja_env.filters["phone"] = timefmt.display_phone
-    app.jinja_env.filters["money"] = timefmt.money
-    from flask_babel import get_locale
-
-    app.context_processor(lambda: {"nav_items": nav_items, "get_locale": get_locale})
+    templating.register(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -13,7 +13,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import Select, select
 
 from .extensions import db
-from .models import Customer, Role, User
+from .models import Customer, FollowUp, Role, User
 
 
 def roles_required(*roles: Role):
@@ -45,6 +45,21 @@ def customer_or_404(customer_id: int, user: User | None = None) -> Customer:
     if customer is None:
         abort(404)
     return customer
+
+
+def visible_follow_ups(user: User) -> Select:
+    """The follow-up tasks `user` may see and act on: their own, or everyone's."""
+    query = select(FollowUp)
+    if not user.sees_everyone:
+        query = query.where(FollowUp.assignee_id == user.id)
+    return query
+
+
+def follow_up_or_404(task_id: int, user: User | None = None) -> FollowUp:
+    task = db.session.scalar(visible_follow_ups(user or current_user).where(FollowUp.id == task_id))
+    if task is None:
+        abort(404)
+    return task
 
 
 # (endpoint, label, roles allowed); the navigation shows each role only what it may open.

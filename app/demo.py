@@ -11,8 +11,24 @@ from decimal import Decimal
 from sqlalchemy import func, insert, select
 
 from .extensions import db
-from .models import Customer, Order, OrderStatus, Review, Role, Source, User, utcnow
+from .followups import services
+from .jobs import recompute_segments
+from .models import (
+    Channel,
+    Customer,
+    FollowUp,
+    FollowUpStatus,
+    Order,
+    OrderStatus,
+    Outcome,
+    Review,
+    Role,
+    Source,
+    User,
+    utcnow,
+)
 from .search import reindex, text_for
+from .shop_calendar import due_on
 
 DEMO_USERS = [
     ("admin", "王管理", Role.ADMIN),
@@ -145,18 +161,13 @@ def follow_up_history(rng: random.Random, weeks: int = 8) -> None:
     before now is done through the real cycle rules (app.followups.services.record_outcome) around its due day (mostly on
     time, some late, a few left overdue), so the queue and the audit have something to show.
     """
-    from .followups import services
-    from .followups.cycles import shop_date
-    from .models import Channel, FollowUp, FollowUpStatus, Outcome
-    from .timefmt import shop_zone
-
     now = utcnow()
     start = now - timedelta(weeks=weeks)
     services.open_first_tasks(now=start)
     tasks = list(db.session.scalars(select(FollowUp).where(FollowUp.status == FollowUpStatus.OPEN)))
     for task in tasks:
         task.due_at = start + timedelta(days=rng.uniform(1, weeks * 7 - 3))
-        task.due_on = shop_date(task.due_at, shop_zone())
+        task.due_on = due_on(task.due_at)
     db.session.commit()
     outcomes = [Outcome.ORDERED] * 3 + [Outcome.INTERESTED] * 4 + [Outcome.NO_ANSWER] * 5 + [Outcome.NOT_INTERESTED] * 2
     channels = [Channel.PHONE] * 4 + [Channel.WECHAT] * 3 + [Channel.WANGWANG, Channel.QQ, Channel.SMS]
@@ -205,8 +216,6 @@ def seed(customer_count: int = 300, seed_value: int = 7) -> list[tuple[str, str,
     ids = insert_customers(connection, customers)
     connection.execute(insert(Order), fake_orders(ids, customer_count * 4, rng))
     db.session.commit()
-
-    from .jobs import recompute_segments
 
     follow_up_history(rng)
     recompute_segments()

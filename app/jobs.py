@@ -3,7 +3,7 @@
 Jobs carry ids only; the database is the record of what a job must do.
 """
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC
 
 from flask import current_app
 from rq import get_current_job
@@ -13,7 +13,7 @@ from .followups.services import open_first_tasks
 from .models import utcnow
 from .redis import get_queue, get_redis
 from .segments import Thresholds, recompute
-from .timefmt import shop_time_to_utc, to_shop_time
+from .shop_calendar import next_time_of_day
 
 # Set while a recompute is queued and not yet started: one waiting covers every import
 # that finishes meanwhile.
@@ -49,19 +49,9 @@ def enqueue_segment_recompute() -> bool:
     return True
 
 
-def next_nightly_run(now_utc: datetime, at: str) -> datetime:
-    """The next occurrence of `at` (HH:MM, shop time) after `now_utc`, as naive UTC."""
-    local_now = to_shop_time(now_utc)
-    hour, minute = map(int, at.split(":"))
-    run = datetime.combine(local_now.date(), time(hour, minute))
-    if run <= local_now.replace(tzinfo=None):
-        run += timedelta(days=1)
-    return shop_time_to_utc(run)
-
-
 def schedule_nightly_recompute():
     """Schedule tonight's recompute; every worker calls this and they collapse into one job."""
-    run_at = next_nightly_run(utcnow(), current_app.config["SEGMENT_RECOMPUTE_AT"])
+    run_at = next_time_of_day(utcnow(), current_app.config["SEGMENT_RECOMPUTE_AT"])
     job_id = f"segments-nightly-{run_at:%Y%m%d}"
     queue = get_queue()
     if queue.fetch_job(job_id) is None:

@@ -4,6 +4,7 @@ from flask_babel import lazy_gettext as _l
 
 from .models import (
     Activity,
+    AuditAction,
     BlacklistReason,
     Channel,
     FollowUpState,
@@ -98,4 +99,22 @@ BLACKLIST_REASON_LABELS = {
     BlacklistReason.COMPLAINTS: _l("Complaints / returns"),
     BlacklistReason.MANUAL: _l("Manual"),
     BlacklistReason.INVALID_NUMBER: _l("Invalid number"),
+}
+AUDIT_ACTION_LABELS = {
+    AuditAction.CUSTOMER_REGISTERED: _l("Registered"),
+    AuditAction.CUSTOMER_EDITED: _l("Edited"),
+    AuditAction.CUSTOMER_COMPLAINT: _l("Complaint recorded"),
+    AuditAction.OWNER_CHANGED: _l("Owner changed"),
+    AuditAction.FOLLOW_UP_OPENED: _l("Follow-up opened"),
+    AuditAction.FOLLOW_UP_RECORDED: _l("Outcome recorded"),
+    AuditAction.FOLLOW_UP_CANCELLED: _l("Follow-up cancelled"),
+    AuditAction.FOLLOW_UP_STATE_CHANGED: _l("Follow-up state changed"),
+    AuditAction.BLACKLIST_ADDED: _l("Phone blacklisted"),
+    AuditAction.USER_CREATED: _l("User created"),
+    AuditAction.USER_ACTIVATED: _l("User reactivated"),
+    AuditAction.USER_DEACTIVATED: _l("User deactivated"),
+    AuditAction.USER_PASSWORD_RESET: _l("Password reset"),
+    AuditAction.USER_HANDED_OVER: _l("Customers handed over"),
+    AuditAction.IMPORT_FINISHED: _l("Import finished"),
+    AuditAction.IMPORT_FAILED: _l("Import failed"),
 }

@@ -22,10 +22,134 @@ def utcnow() -> datetime:
 Money = Numeric(12, 2)
 
 
+# --- stored values: what a column may hold ---------------------------------------------------
+
+
 class Role(StrEnum):
     SALES = "sales"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
+
+
+class Source(StrEnum):
+    INQUIRY = "inquiry"
+    ORDER = "order"
+    IMPORT = "import"
+    REFERRAL = "referral"
+
+
+class Layer(StrEnum):
+    PROSPECT = "prospect"
+    NEW = "new"
+    KEY = "key"
+    MIDDLE = "middle"
+    BOTTOM = "bottom"
+    LOST = "lost"
+
+
+class Activity(StrEnum):
+    ACTIVE = "active"
+    INTERMITTENT = "intermittent"
+    INACTIVE = "inactive"
+
+
+class Tier(StrEnum):
+    NONE = "none"
+    VIP = "vip"
+    SVIP = "svip"
+
+
+class FollowUpState(StrEnum):
+    ACTIVE = "active"  # in the cycles
+    LOST = "lost"  # too many unconverted cycles in a row: out of the queue until brought back
+    STOPPED = "stopped"  # asked not to be contacted
+
+
+class Kind(StrEnum):
+    FIRST_CONTACT = "first_contact"
+    REVISIT = "revisit"
+    WIN_BACK = "win_back"
+
+
+class Outcome(StrEnum):
+    ORDERED = "ordered"
+    INTERESTED = "interested"
+    NO_ANSWER = "no_answer"
+    NOT_INTERESTED = "not_interested"
+    DO_NOT_CONTACT = "do_not_contact"
+
+
+class FollowUpStatus(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    CANCELLED = "cancelled"  # the customer was unassigned, or brought back with a new task
+
+
+class Channel(StrEnum):
+    PHONE = "phone"
+    WECHAT = "wechat"
+    WANGWANG = "wangwang"
+    QQ = "qq"
+    SMS = "sms"
+    OTHER = "other"
+
+
+class BlacklistReason(StrEnum):
+    OPT_OUT = "opt_out"  # replied with an opt-out keyword
+    BAD_REVIEW = "bad_review"
+    COMPLAINTS = "complaints"  # complaints or returns
+    MANUAL = "manual"
+    INVALID_NUMBER = "invalid_number"
+
+
+class OrderStatus(StrEnum):
+    UNPAID = "unpaid"
+    PAID = "paid"
+    SHIPPED = "shipped"
+    COMPLETED = "completed"
+    REFUNDED = "refunded"
+    CLOSED = "closed"
+
+
+PAID_STATUSES = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.COMPLETED)
+
+
+class Review(StrEnum):
+    GOOD = "good"
+    NEUTRAL = "neutral"
+    BAD = "bad"
+
+
+class ImportState(StrEnum):
+    MAPPING = "mapping"  # uploaded, waiting for the user to confirm the column mapping
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class AuditAction(StrEnum):
+    """What an audit-log entry records (app.audit_log); labels.AUDIT_ACTION_LABELS says it in words."""
+
+    CUSTOMER_REGISTERED = "customer.registered"
+    CUSTOMER_EDITED = "customer.edited"
+    CUSTOMER_COMPLAINT = "customer.complaint"
+    OWNER_CHANGED = "customer.owner_changed"
+    FOLLOW_UP_OPENED = "follow_up.opened"
+    FOLLOW_UP_RECORDED = "follow_up.recorded"
+    FOLLOW_UP_CANCELLED = "follow_up.cancelled"
+    FOLLOW_UP_STATE_CHANGED = "follow_up.state_changed"
+    BLACKLIST_ADDED = "blacklist.added"
+    USER_CREATED = "user.created"
+    USER_ACTIVATED = "user.activated"
+    USER_DEACTIVATED = "user.deactivated"
+    USER_PASSWORD_RESET = "user.password_reset"
+    USER_HANDED_OVER = "user.handed_over"
+    IMPORT_FINISHED = "import.finished"
+    IMPORT_FAILED = "import.failed"
+
+
+# --- tables ----------------------------------------------------------------------------------
 
 
 class User(UserMixin, db.Model):
@@ -57,34 +181,6 @@ class User(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.username} {self.role}>"
-
-
-class Source(StrEnum):
-    INQUIRY = "inquiry"
-    ORDER = "order"
-    IMPORT = "import"
-    REFERRAL = "referral"
-
-
-class Layer(StrEnum):
-    PROSPECT = "prospect"
-    NEW = "new"
-    KEY = "key"
-    MIDDLE = "middle"
-    BOTTOM = "bottom"
-    LOST = "lost"
-
-
-class Activity(StrEnum):
-    ACTIVE = "active"
-    INTERMITTENT = "intermittent"
-    INACTIVE = "inactive"
-
-
-class Tier(StrEnum):
-    NONE = "none"
-    VIP = "vip"
-    SVIP = "svip"
 
 
 class Customer(db.Model):
@@ -139,7 +235,7 @@ class Customer(db.Model):
     # the customer is still followed up, and when they were last contacted.
     cycle: Mapped[int] = mapped_column(default=0)
     unconverted_streak: Mapped[int] = mapped_column(default=0)
-    follow_up_state: Mapped[str] = mapped_column(String(10), default="active")  # FollowUpState
+    follow_up_state: Mapped[str] = mapped_column(String(10), default=FollowUpState.ACTIVE)
     last_contact_at: Mapped[datetime | None] = mapped_column()
 
     # Lower-cased name, nickname, phone digits, WeChat and tags: what search matches
@@ -173,41 +269,6 @@ class CustomerGram(db.Model):
     customer_id: Mapped[int] = mapped_column(
         ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True, index=True
     )
-
-
-class FollowUpState(StrEnum):
-    ACTIVE = "active"  # in the cycles
-    LOST = "lost"  # too many unconverted cycles in a row: out of the queue until brought back
-    STOPPED = "stopped"  # asked not to be contacted
-
-
-class Kind(StrEnum):
-    FIRST_CONTACT = "first_contact"
-    REVISIT = "revisit"
-    WIN_BACK = "win_back"
-
-
-class Outcome(StrEnum):
-    ORDERED = "ordered"
-    INTERESTED = "interested"
-    NO_ANSWER = "no_answer"
-    NOT_INTERESTED = "not_interested"
-    DO_NOT_CONTACT = "do_not_contact"
-
-
-class FollowUpStatus(StrEnum):
-    OPEN = "open"
-    DONE = "done"
-    CANCELLED = "cancelled"  # the customer was unassigned, or brought back with a new task
-
-
-class Channel(StrEnum):
-    PHONE = "phone"
-    WECHAT = "wechat"
-    WANGWANG = "wangwang"
-    QQ = "qq"
-    SMS = "sms"
-    OTHER = "other"
 
 
 class FollowUp(db.Model):
@@ -251,14 +312,6 @@ class FollowUp(db.Model):
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
 
 
-class BlacklistReason(StrEnum):
-    OPT_OUT = "opt_out"  # replied with an opt-out keyword
-    BAD_REVIEW = "bad_review"
-    COMPLAINTS = "complaints"  # complaints or returns
-    MANUAL = "manual"
-    INVALID_NUMBER = "invalid_number"
-
-
 class BlacklistEntry(db.Model):
     """A phone that receives no SMS of any kind (SPEC §6). Removed entries stay as history."""
 
@@ -287,24 +340,6 @@ class BlacklistEntry(db.Model):
     removal_reason: Mapped[str | None] = mapped_column(Text)
 
     added_by: Mapped[User | None] = relationship(foreign_keys=[added_by_id])
-
-
-class OrderStatus(StrEnum):
-    UNPAID = "unpaid"
-    PAID = "paid"
-    SHIPPED = "shipped"
-    COMPLETED = "completed"
-    REFUNDED = "refunded"
-    CLOSED = "closed"
-
-
-PAID_STATUSES = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.COMPLETED)
-
-
-class Review(StrEnum):
-    GOOD = "good"
-    NEUTRAL = "neutral"
-    BAD = "bad"
 
 
 class Order(db.Model):
@@ -363,14 +398,6 @@ class AuditEntry(db.Model):
     after: Mapped[dict | None] = mapped_column(JSON)
 
     actor: Mapped[User | None] = relationship()
-
-
-class ImportState(StrEnum):
-    MAPPING = "mapping"  # uploaded, waiting for the user to confirm the column mapping
-    QUEUED = "queued"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
 
 
 class ImportRun(db.Model):

@@ -44,8 +44,8 @@ def _size(body: str) -> str:
 
 def _shop_today():
     from app.config import Config
-    from app.followups.cycles import shop_date
     from app.models import utcnow
+    from app.shop_calendar import shop_date
 
     return shop_date(utcnow(), ZoneInfo(Config.SHOP_TIMEZONE))
 

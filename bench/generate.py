@@ -240,19 +240,20 @@ def _play(
     calendar: _Calendar,
 ) -> Played:
     from app.followups import cycles
+    from app.shop_calendar import shop_date
 
     since = now - timedelta(days=365)
     tasks: list[list] = []
     streak, last_contact, opened_at = 0, None, assigned_at
     plan = cycles.first_task(assigned_at, None, lost=False, s=s)
     while True:
-        due_on = cycles.shop_date(plan.due_at, calendar.zone)
+        due_on = shop_date(plan.due_at, calendar.zone)
         offset = -rng.choice(EARLY_DAYS) if rng.random() < on_time else rng.choice(LATE_DAYS)
         done_on = due_on + timedelta(days=offset)
         done_at = calendar.at_work(done_on, rng)
         if done_at <= opened_at:  # early, but not before the task existed
             done_at = opened_at + timedelta(minutes=5 + int(rng.random() * 180))
-            done_on = cycles.shop_date(done_at, calendar.zone)
+            done_on = shop_date(done_at, calendar.zone)
         task = [
             customer_id,
             None,

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import select
 
 from app import create_app
-from app.assignment.services import assign_many
 from app.extensions import db
+from app.followups.services import assign
 from app.models import AuditEntry, Customer, FollowUp, FollowUpStatus, Role, User
 from app.redis import get_redis
 
@@ -397,7 +397,7 @@ def leaver(make_user, make_customer):
     """A sales person with three customers, each with an open follow-up."""
     user = make_user(Role.SALES, display_name="要走的人")
     customers = [make_customer(name=f"交接{n}") for n in range(3)]
-    assign_many([c.id for c in customers], user, user)
+    assign([c.id for c in customers], user, user)
     db.session.commit()
     return user
 
@@ -419,9 +419,9 @@ def open_tasks(user: User) -> list[FollowUp]:
 def test_deactivating_a_user_with_customers_asks_for_a_handover_first(client, login_as, leaver):
     login_as(Role.ADMIN)
     page = client.get("/users").text
-    assert f'href="/users/{leaver.id}/handover"' in page and "Deactivate…" in page
+    assert f'href="/assignment/handover/{leaver.id}"' in page and "Deactivate…" in page
     response = client.post(f"/users/{leaver.id}/active", data={"active": "0"})
-    assert response.status_code == 302 and response.headers["Location"] == f"/users/{leaver.id}/handover"
+    assert response.status_code == 302 and response.headers["Location"] == f"/assignment/handover/{leaver.id}"
     db.session.refresh(leaver)
     assert leaver.active and audit_entries("user.deactivated") == []
     page = client.get(response.headers["Location"]).text
@@ -433,7 +433,7 @@ def test_handover_to_one_person_moves_customers_and_tasks_then_deactivates(clien
     admin = login_as(Role.ADMIN)
     heir = make_user(Role.SALES, display_name="接手的人")
     tasks = {t.id for t in open_tasks(leaver)}
-    response = client.post(f"/users/{leaver.id}/handover", data={"how": "person", "to": str(heir.id)})
+    response = client.post(f"/assignment/handover/{leaver.id}", data={"how": "person", "to": str(heir.id)})
     assert response.status_code == 302 and response.headers["Location"] == "/users"
     page = client.get("/users").text
     assert "3 customers handed over: 接手的人 3." in page
@@ -456,9 +456,9 @@ def test_handover_spread_balances_over_the_other_sales_staff(client, login_as, m
     idle = make_user(Role.SALES, display_name="闲的人")
     make_user(Role.SUPERVISOR)  # supervisors take no customers
     busy_customer = make_customer()
-    assign_many([busy_customer.id], busy, busy)
+    assign([busy_customer.id], busy, busy)
     db.session.commit()
-    response = client.post(f"/users/{leaver.id}/handover", data={"how": "spread"})
+    response = client.post(f"/assignment/handover/{leaver.id}", data={"how": "spread"})
     assert response.status_code == 302
     assert (len(customers_of(busy)), len(customers_of(idle))) == (2, 2)
     assert (len(open_tasks(busy)), len(open_tasks(idle))) == (2, 2)
@@ -469,7 +469,7 @@ def test_handover_spread_balances_over_the_other_sales_staff(client, login_as, m
 def test_handover_leaving_them_unassigned_cancels_the_tasks(client, login_as, leaver):
     login_as(Role.ADMIN)
     ids = [c.id for c in customers_of(leaver)]
-    response = client.post(f"/users/{leaver.id}/handover", data={"how": "unassign"})
+    response = client.post(f"/assignment/handover/{leaver.id}", data={"how": "unassign"})
     assert response.status_code == 302
     assert "3 customers left unassigned." in client.get("/users").text
     db.session.refresh(leaver)
@@ -494,7 +494,7 @@ def test_a_handover_without_a_valid_choice_changes_nothing(client, login_as, mak
     supervisor = make_user(Role.SUPERVISOR)
     make_user(Role.SALES)
     data = {k: {"SELF": str(leaver.id), "SUPERVISOR": str(supervisor.id)}.get(v, v) for k, v in data.items()}
-    response = client.post(f"/users/{leaver.id}/handover", data=data)
+    response = client.post(f"/assignment/handover/{leaver.id}", data=data)
     assert response.status_code == 422
     assert re.search(rf'id="{field}-error">{re.escape(message)}', response.text)
     db.session.refresh(leaver)
@@ -504,9 +504,9 @@ def test_a_handover_without_a_valid_choice_changes_nothing(client, login_as, mak
 
 def test_spreading_with_no_other_sales_person_says_so(client, login_as, leaver):
     login_as(Role.ADMIN)
-    page = client.get(f"/users/{leaver.id}/handover").text
+    page = client.get(f"/assignment/handover/{leaver.id}").text
     assert "There is no other active sales person" in page
-    response = client.post(f"/users/{leaver.id}/handover", data={"how": "spread"})
+    response = client.post(f"/assignment/handover/{leaver.id}", data={"how": "spread"})
     assert response.status_code == 422
     assert re.search(r'id="how-error">There is no other active sales person to take them\.', response.text)
     db.session.refresh(leaver)
@@ -519,15 +519,15 @@ def test_a_deactivated_owner_can_still_hand_over(client, login_as, make_user, le
     leaver.active = False
     db.session.commit()
     heir = make_user(Role.SALES)
-    assert f'href="/users/{leaver.id}/handover"' in client.get("/users").text
-    assert "Hand over and deactivate" not in client.get(f"/users/{leaver.id}/handover").text
-    client.post(f"/users/{leaver.id}/handover", data={"how": "person", "to": str(heir.id)})
+    assert f'href="/assignment/handover/{leaver.id}"' in client.get("/users").text
+    assert "Hand over and deactivate" not in client.get(f"/assignment/handover/{leaver.id}").text
+    client.post(f"/assignment/handover/{leaver.id}", data={"how": "person", "to": str(heir.id)})
     assert len(customers_of(heir)) == 3 and audit_entries("user.deactivated") == []
 
 
 def test_the_admin_cannot_hand_over_themselves(client, login_as):
     admin = login_as(Role.ADMIN)
-    response = client.post(f"/users/{admin.id}/handover", data={"how": "unassign"}, follow_redirects=True)
+    response = client.post(f"/assignment/handover/{admin.id}", data={"how": "unassign"}, follow_redirects=True)
     assert "You cannot deactivate your own account." in response.text
     db.session.refresh(admin)
     assert admin.active
@@ -535,7 +535,7 @@ def test_the_admin_cannot_hand_over_themselves(client, login_as):
 
 def test_handing_over_an_unknown_user_is_404(client, login_as):
     login_as(Role.ADMIN)
-    assert client.get("/users/999999/handover").status_code == 404
+    assert client.get("/assignment/handover/999999").status_code == 404
 
 
 def test_admin_resets_a_password(client, login_as, make_user):

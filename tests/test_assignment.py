@@ -6,9 +6,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, insert, select
 
-from app.assignment import services
-from app.assignment.services import Load, NoSalesStaff, balance
+from app.accounts.services import Load
+from app.assignment.services import NoSalesStaff, balance
 from app.extensions import db
+from app.followups import services as followups
 from app.followups.cycles import Kind
 from app.models import AuditEntry, Customer, FollowUp, FollowUpState, FollowUpStatus, Role, utcnow
 
@@ -64,7 +65,7 @@ def owned(make_customer):
 
     def make(owner, n: int = 1, **values) -> list[Customer]:
         customers = [make_customer(**values) for _ in range(n)]
-        services.assign_many([c.id for c in customers], owner, owner)
+        followups.assign([c.id for c in customers], owner, owner)
         db.session.commit()
         return customers
 
@@ -272,7 +273,7 @@ def test_all_matching_refuses_while_a_filter_is_invalid(client, login_as, staff,
 
 def test_a_big_selection_is_assigned_in_one_go(client, login_as, staff):
     login_as(Role.SUPERVISOR)
-    count = services.CHUNK * 2 + 7  # several chunks
+    count = followups.CHUNK * 2 + 7  # several chunks
     db.session.execute(
         insert(Customer),
         [{"name": f"批量{n}", "province": "广东", "tags": "", "search_text": ""} for n in range(count)],
@@ -332,8 +333,8 @@ def test_the_new_owner_must_be_an_active_sales_person(client, login_as, staff, m
 def test_the_service_refuses_an_owner_who_is_not_active_sales(staff, make_customer):
     customer = make_customer()
     for target in ("gone", "boss"):
-        with pytest.raises(services.NotASalesPerson):
-            services.assign_many([customer.id], staff[target], staff["boss"])
+        with pytest.raises(followups.NotASalesPerson):
+            followups.assign([customer.id], staff[target], staff["boss"])
     db.session.rollback()
     assert _nothing_changed(customer)
 

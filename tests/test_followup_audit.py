@@ -9,12 +9,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from app import shop_calendar
 from app.extensions import db
 from app.followup_audit import services
 from app.followup_audit.services import Period, PersonRow, Summary, Tally
 from app.followups import services as followups
-from app.followups.cycles import Kind, Outcome, Plan, days_late, shop_date
+from app.followups.cycles import Kind, Outcome, Plan, days_late
 from app.models import FollowUp, FollowUpState, FollowUpStatus, Role, User
+from app.shop_calendar import shop_date
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # the tests' SHOP_TIMEZONE (the default)
 
@@ -64,7 +66,7 @@ def add_task(make_customer):
 @pytest.fixture
 def team(make_user, add_task):
     """Three people's tasks around today, with known figures (see each person's comment)."""
-    today = services.shop_today()
+    today = shop_calendar.today()
     alice = make_user(Role.SALES, display_name="Alice")
     bob = make_user(Role.SALES, display_name="Bob", active=False)
     carol = make_user(Role.SALES, display_name="Carol")
@@ -142,7 +144,7 @@ def test_every_count_opens_exactly_the_tasks_behind_it(client, login_as, team):
 
 def test_the_drill_down_lists_each_task_with_its_details(client, login_as, team):
     login_as(Role.SUPERVISOR)
-    query = team["period"] | {"which": "ordered", "person": team["alice"].id}
+    query = team["period"] | {"which": "ordered", "owner": team["alice"].id}
     response = client.get("/audit/tasks", query_string=query)
     assert response.status_code == 200
     assert "Tasks that ended in an order · Alice" in response.text
@@ -155,7 +157,7 @@ def test_the_drill_down_lists_each_task_with_its_details(client, login_as, team)
 
 
 @pytest.mark.parametrize(
-    "query", [{"which": "everything"}, {"person": "999999"}, {"person": "abc"}, {"person": "99999999999999999999"}]
+    "query", [{"which": "everything"}, {"owner": "999999"}, {"owner": "abc"}, {"owner": "99999999999999999999"}]
 )
 def test_a_tampered_drill_down_answers_404(client, login_as, team, query):
     login_as(Role.SUPERVISOR)
@@ -193,7 +195,7 @@ def test_the_csv_holds_the_same_numbers(client, login_as, team):
 def test_a_task_counts_on_its_shop_calendar_day(client, login_as, make_user, add_task):
     login_as(Role.SUPERVISOR)
     person = make_user(Role.SALES, display_name="Dora")
-    day = services.shop_today() - timedelta(days=3)
+    day = shop_calendar.today() - timedelta(days=3)
     add_task(person, shop_time(day, 23, 30))  # 15:30 UTC
     add_task(person, shop_time(day, 0, 30))  # 16:30 UTC the day before
     one_day = {"from": day.isoformat(), "to": day.isoformat()}
@@ -208,7 +210,7 @@ def test_done_an_hour_after_a_late_evening_due_time_is_one_day_late(client, logi
     supervisor = login_as(Role.SUPERVISOR)
     person = make_user(Role.SALES, display_name="Eve")
     customer = make_customer(owner=person)
-    day = services.shop_today() - timedelta(days=5)
+    day = shop_calendar.today() - timedelta(days=5)
     plan = Plan(cycle=1, kind=Kind.FIRST_CONTACT, due_at=shop_time(day, 23, 30))
     task = followups.open_task(customer, plan)
     db.session.commit()
@@ -226,9 +228,9 @@ def test_a_reassigned_customer_s_open_task_counts_for_the_new_person(
     supervisor = login_as(Role.SUPERVISOR)
     before, after = make_user(Role.SALES, display_name="Frank"), make_user(Role.SALES, display_name="Gina")
     customer = make_customer(owner=before)
-    yesterday = services.shop_today() - timedelta(days=1)
+    yesterday = shop_calendar.today() - timedelta(days=1)
     add_task(before, shop_time(yesterday), customer=customer)
-    followups.assign(customer, after.id, supervisor)
+    followups.assign([customer.id], after, supervisor)
     db.session.commit()
     text = client.get("/audit/", query_string={"from": yesterday.isoformat(), "to": yesterday.isoformat()}).text
     assert table_rows(text) == [["Gina", "1", "0", "0", "1", "0.0%", "—", "—"]]
@@ -248,7 +250,7 @@ def test_the_chart_draws_one_line_per_person_with_a_legend(client, login_as, tea
 
 def test_the_default_period_is_the_last_four_weeks_and_quick_links_choose_others(client, login_as):
     login_as(Role.SUPERVISOR)
-    today = services.shop_today()
+    today = shop_calendar.today()
     monday = today - timedelta(days=today.weekday())
     text = client.get("/audit/").text
     assert f"{(monday - timedelta(weeks=4)).isoformat()} to {today.isoformat()}" in text
@@ -274,7 +276,7 @@ def test_a_bad_period_is_explained_next_to_its_field_and_the_default_shown(clien
     login_as(Role.SUPERVISOR)
     text = client.get("/audit/", query_string=query).text
     assert field_error(text, field) == message
-    default = services.default_period(services.shop_today())
+    default = services.default_period(shop_calendar.today())
     assert f"{default.start.isoformat()} to {default.end.isoformat()}" in text
     assert "the default period, until the dates above are corrected" in text
 
@@ -306,7 +308,7 @@ def test_sales_may_open_no_audit_page(client, login_as, team):
 
 @pytest.fixture
 def customers(make_user, make_customer, add_task):
-    today = services.shop_today()
+    today = shop_calendar.today()
     hana, ivan = make_user(Role.SALES, display_name="Hana"), make_user(Role.SALES, display_name="Ivan")
     first = make_customer(owner=hana, name="逾期首访", cycle=1)
     add_task(hana, shop_time(today - timedelta(days=2)), customer=first, kind=Kind.FIRST_CONTACT)

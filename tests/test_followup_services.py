@@ -6,6 +6,9 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 
+from app import shop_calendar
+from app.access import visible_follow_ups
+from app.blacklist import services as blacklist
 from app.customers import services as customers
 from app.extensions import db
 from app.followups import services
@@ -132,12 +135,12 @@ def test_reassigning_moves_the_open_task_and_unassigning_cancels_it(make_user, f
     boss = make_user(Role.SUPERVISOR)
     other = make_user(Role.SALES)
     customer, task = followed()
-    services.assign(customer, other.id, boss)
+    services.assign([customer.id], other, boss)
     db.session.commit()
     [moved] = open_tasks(customer.id)
     assert (moved.id, moved.assignee_id, moved.cycle) == (task.id, other.id, 1)
 
-    services.assign(reload(customer), None, boss)
+    services.assign([customer.id], None, boss)
     db.session.commit()
     assert open_tasks(customer.id) == []
     assert db.session.get(FollowUp, task.id).status == FollowUpStatus.CANCELLED
@@ -228,7 +231,7 @@ def _task_due(customer: Customer, due_at: datetime) -> FollowUp:
         cycle=1,
         kind=Kind.FIRST_CONTACT,
         due_at=due_at,
-        due_on=services._due_on(due_at),
+        due_on=shop_calendar.due_on(due_at),
         status=FollowUpStatus.OPEN,
     )
     db.session.add(task)
@@ -346,14 +349,14 @@ def test_visible_tasks_are_ones_own_for_sales_and_everyones_for_supervisors(sale
     _, mine = followed()
     theirs = services.start(make_customer(owner=other), now=NOW)
     db.session.commit()
-    assert list(db.session.scalars(services.visible_tasks(sales))) == [mine]
-    assert {t.id for t in db.session.scalars(services.visible_tasks(boss))} == {mine.id, theirs.id}
+    assert list(db.session.scalars(visible_follow_ups(sales))) == [mine]
+    assert {t.id for t in db.session.scalars(visible_follow_ups(boss))} == {mine.id, theirs.id}
 
 
 def test_blacklisting_the_phone_of_a_do_not_contact_customer(sales, followed):
     customer, task = followed(phone="+8613811112222")
     record(task, Outcome.DO_NOT_CONTACT, sales)
-    entry = services.blacklist_phone(task, sales)
+    entry = blacklist.add_for_follow_up(task, sales)
     db.session.commit()
     assert (entry.phone, entry.reason, entry.source, entry.customer_id, entry.note, entry.added_by_id) == (
         "+8613811112222",
@@ -363,7 +366,7 @@ def test_blacklisting_the_phone_of_a_do_not_contact_customer(sales, followed):
         "Asked not to be contacted",
         sales.id,
     )
-    assert services.blacklist_phone(task, sales).id == entry.id  # once only
+    assert blacklist.add_for_follow_up(task, sales).id == entry.id  # once only
     count = db.session.scalar(
         select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "blacklist.added")
     )

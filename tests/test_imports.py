@@ -16,7 +16,7 @@ from app.imports import importer
 from app.models import AuditEntry, Customer, CustomerGram, ImportRun, ImportState, Order, Role, Source, utcnow
 from app.redis import get_queue, get_redis
 from app.search import grams_of, text_for
-from app.timefmt import shop_time_to_utc, to_shop_time
+from app.shop_calendar import shop_time_to_utc, to_shop_time
 
 TAOBAO_HEADER = [
     "订单编号",

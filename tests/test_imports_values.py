@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
-from app import phones
+from app import phones, spreadsheets
 from app.imports import values
 from app.imports.presets import ALIBABA_1688, GENERIC, KNOWN_COLUMNS, PRESETS, REVIEW_REPORT, TAOBAO, better_preset
 from app.imports.rows import BlankRow, RowReader
@@ -174,7 +174,7 @@ def test_missing_required_columns_and_a_better_preset():
 
 
 def test_generic_template_round_trips():
-    table = read(GENERIC.template_csv().encode("utf-8"))
+    table = read(spreadsheets.csv_text(GENERIC.template_rows()).encode("utf-8"))
     assert GENERIC.missing(GENERIC.suggest(table.header)) == []
     assert list(PRESETS) == ["taobao", "1688", "generic", "reviews"]
 
@@ -308,7 +308,7 @@ def test_times_are_shop_local_and_stored_as_utc():
     ],
 )
 def test_the_clock_converts_as_app_timefmt_does_across_changes_of_offset(app, monkeypatch, zone, day):
-    from app.timefmt import shop_time_to_utc
+    from app.shop_calendar import shop_time_to_utc
 
     monkeypatch.setitem(app.config, "SHOP_TIMEZONE", zone)
     clock = ShopClock(zone)

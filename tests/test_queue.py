@@ -9,11 +9,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from app import shop_calendar
 from app.extensions import db
 from app.followups import services
 from app.followups.cycles import Bucket, Kind
 from app.models import BlacklistEntry, Customer, FollowUp, FollowUpState, FollowUpStatus, OrderStatus, Role, utcnow
-from app.timefmt import localtime
+from app.templating import localtime
 
 HX = {"HX-Request": "true"}
 PASSWORD = "correct-horse-1"  # the password conftest's make_user gives every user
@@ -26,7 +27,7 @@ def task_due(customer: Customer, due_at, cycle: int = 1, kind: str = Kind.FIRST_
         cycle=cycle,
         kind=kind,
         due_at=due_at,
-        due_on=services._due_on(due_at),
+        due_on=shop_calendar.due_on(due_at),
         status=FollowUpStatus.OPEN,
     )
     db.session.add(task)
@@ -248,10 +249,10 @@ def test_do_not_contact_offers_to_blacklist_the_phone(client, login_as, make_cus
     assert f'<article id="task-{task.id}"' in text
     assert "Recorded for 别打了: Do not contact. No further follow-ups." in text
     assert "Blacklist 138 9999 0000?" in text and "Blacklist the phone" in text
-    assert f'hx-post="/follow-ups/{task.id}/blacklist"' in text
+    assert f'hx-post="/blacklist/follow-ups/{task.id}"' in text
     assert open_tasks(customer.id) == []
 
-    response = client.post(f"/follow-ups/{task.id}/blacklist", headers=HX)
+    response = client.post(f"/blacklist/follow-ups/{task.id}", headers=HX)
     assert response.status_code == 200
     assert "138 9999 0000 is blacklisted: it receives no SMS of any kind." in response.text
     [entry] = db.session.scalars(select(BlacklistEntry))
@@ -274,7 +275,7 @@ def test_do_not_contact_offers_to_blacklist_the_phone(client, login_as, make_cus
 def test_the_blacklist_offer_exists_only_after_do_not_contact(client, login_as, make_customer):
     me = login_as(Role.SALES)
     task = task_due(make_customer(owner=me), today_start())
-    assert client.post(f"/follow-ups/{task.id}/blacklist", headers=HX).status_code == 404
+    assert client.post(f"/blacklist/follow-ups/{task.id}", headers=HX).status_code == 404
     assert db.session.scalar(select(func.count()).select_from(BlacklistEntry)) == 0
 
 
@@ -286,7 +287,7 @@ def test_sales_cannot_record_or_blacklist_someone_elses_task(client, login_as, m
     customer = make_customer(owner=other, name="别人的客户", phone="+8613700000001")
     task = task_due(customer, today_start())
     login_as(Role.SALES)
-    for path in (f"/follow-ups/{task.id}/outcome", f"/follow-ups/{task.id}/blacklist", "/follow-ups/999999/outcome"):
+    for path in (f"/follow-ups/{task.id}/outcome", f"/blacklist/follow-ups/{task.id}", "/follow-ups/999999/outcome"):
         response = client.post(path, data=outcome(task, "ordered"), headers=HX)
         assert response.status_code == 404
         assert "别人的客户" not in response.text
@@ -300,9 +301,9 @@ def test_sales_see_only_their_own_queue(client, login_as, make_user, make_custom
     other = make_user(Role.SALES)
     task_due(make_customer(owner=other, name="别人的客户"), today_start())
     me = login_as(Role.SALES)
-    assert client.get(f"/follow-ups/?assignee={other.id}").status_code == 404
-    assert client.get(f"/follow-ups/counters?assignee={other.id}", headers=HX).status_code == 404
-    assert client.get(f"/follow-ups/?assignee={me.id}").status_code == 200
+    assert client.get(f"/follow-ups/?owner={other.id}").status_code == 404
+    assert client.get(f"/follow-ups/counters?owner={other.id}", headers=HX).status_code == 404
+    assert client.get(f"/follow-ups/?owner={me.id}").status_code == 200
     assert 'name="assignee"' not in client.get("/follow-ups/").text
 
 
@@ -316,16 +317,16 @@ def test_supervisors_look_at_anyones_queue_and_act_on_it(client, login_as, make_
     assert "My queue" in own and "小王的客户" not in own
     assert f'<option value="{seller.id}" >Xiao Wang</option>' in own
 
-    text = client.get(f"/follow-ups/?assignee={seller.id}").text
+    text = client.get(f"/follow-ups/?owner={seller.id}").text
     assert "Queue of Xiao Wang" in text and "小王的客户" in text and counters(text) == [1, 0, 0]
-    assert f'hx-get="/follow-ups/counters?assignee={seller.id}"' in text
+    assert f'hx-get="/follow-ups/counters?owner={seller.id}"' in text
     assert f'<option value="{seller.id}" selected>Xiao Wang</option>' in text
 
     response = client.post(f"/follow-ups/{task.id}/outcome", data=outcome(task, "no_answer"), headers=HX)
     assert response.status_code == 200
     assert reload_task(task.id).completed_by_id == boss.id
-    assert counters(client.get(f"/follow-ups/counters?assignee={seller.id}", headers=HX).text) == [0, 0, 0]
-    assert client.get("/follow-ups/?assignee=999999").status_code == 404
+    assert counters(client.get(f"/follow-ups/counters?owner={seller.id}", headers=HX).text) == [0, 0, 0]
+    assert client.get("/follow-ups/?owner=999999").status_code == 404
 
 
 def test_two_people_recording_the_same_task_one_after_the_other(client, login_as, make_customer, signed_in):
@@ -335,7 +336,7 @@ def test_two_people_recording_the_same_task_one_after_the_other(client, login_as
     boss_browser, boss = signed_in(Role.SUPERVISOR)
     # Both have the card on screen.
     assert "抢着记录" in client.get("/follow-ups/").text
-    assert "抢着记录" in boss_browser.get(f"/follow-ups/?assignee={me.id}").text
+    assert "抢着记录" in boss_browser.get(f"/follow-ups/?owner={me.id}").text
 
     first = boss_browser.post(f"/follow-ups/{task.id}/outcome", data=outcome(task, "ordered"), headers=HX)
     assert first.status_code == 200

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from app import jobs
+from app import jobs, shop_calendar
 from app.extensions import db
 from app.models import Activity, Complaint, Customer, Layer, Order, OrderStatus, Review, Role, Tier, utcnow
 from app.segments import (
@@ -321,7 +321,7 @@ def test_recompute_job_runs_on_the_queue(make_customer, make_order, run_jobs):
 )
 def test_next_nightly_run_is_0330_shop_time(app, now_utc, expected_utc):
     assert app.config["SHOP_TIMEZONE"] == "Asia/Shanghai"
-    assert jobs.next_nightly_run(now_utc, "03:30") == expected_utc
+    assert shop_calendar.next_time_of_day(now_utc, "03:30") == expected_utc
 
 
 def test_schedule_nightly_recompute_collapses_into_one_job(app):

@@ -1,10 +1,13 @@
-"""Accounts: creating, deactivating and resetting users (admin), checking logins."""
+"""Accounts: the shop's people. Creating, deactivating and resetting users (admin), checking
+logins, and who the sales staff are and how much each of them holds."""
+
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from .. import audit
+from .. import audit_log
 from ..extensions import db
-from ..models import Role, User
+from ..models import AuditAction, Customer, FollowUp, FollowUpStatus, Role, User
 
 
 class UsernameTaken(ValueError):
@@ -25,15 +28,18 @@ def create_user(username: str, display_name: str, role: Role, password: str, act
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
-    audit.record(
-        "user.created", subject=f"user:{user.id}", after={"username": username, "role": str(role)}, actor=actor
+    audit_log.record(
+        AuditAction.USER_CREATED,
+        subject=f"user:{user.id}",
+        after={"username": username, "role": str(role)},
+        actor=actor,
     )
     return user
 
 
 def set_active(user: User, active: bool, actor: User) -> None:
-    audit.record(
-        "user.activated" if active else "user.deactivated",
+    audit_log.record(
+        AuditAction.USER_ACTIVATED if active else AuditAction.USER_DEACTIVATED,
         subject=f"user:{user.id}",
         before={"active": user.active},
         after={"active": active},
@@ -44,14 +50,56 @@ def set_active(user: User, active: bool, actor: User) -> None:
 
 def reset_password(user: User, password: str, actor: User) -> None:
     user.set_password(password)
-    audit.record("user.password_reset", subject=f"user:{user.id}", actor=actor)
+    audit_log.record(AuditAction.USER_PASSWORD_RESET, subject=f"user:{user.id}", actor=actor)
 
 
 def staff() -> list[User]:
+    """Every user, active ones first."""
     return list(db.session.scalars(select(User).order_by(User.active.desc(), User.role, User.username)))
 
 
-def sales_users() -> list[User]:
-    return list(
-        db.session.scalars(select(User).where(User.role == Role.SALES, User.active).order_by(User.display_name))
+def sales_staff(excluding: User | None = None, inactive: bool = False) -> list[User]:
+    """The sales staff, by name: the people customers may be given to (and, with `inactive`,
+    those who left, whose customers and tasks are still on record)."""
+    query = select(User).where(User.role == Role.SALES).order_by(User.display_name, User.id)
+    if not inactive:
+        query = query.where(User.active)
+    if excluding is not None:
+        query = query.where(User.id != excluding.id)
+    return list(db.session.scalars(query))
+
+
+@dataclass(frozen=True)
+class Load:
+    """A person's customers and open follow-ups."""
+
+    user_id: int
+    name: str
+    customers: int = 0
+    open_tasks: int = 0
+
+    @property
+    def holds_any(self) -> bool:
+        """Whether they must hand customers or tasks over before leaving."""
+        return bool(self.customers or self.open_tasks)
+
+
+def loads_of(users: list[User]) -> list[Load]:
+    ids = [user.id for user in users]
+    owned = dict(
+        db.session.execute(
+            select(Customer.owner_id, func.count()).where(Customer.owner_id.in_(ids)).group_by(Customer.owner_id)
+        ).all()
     )
+    tasks = dict(
+        db.session.execute(
+            select(FollowUp.assignee_id, func.count())
+            .where(FollowUp.assignee_id.in_(ids), FollowUp.status == FollowUpStatus.OPEN)
+            .group_by(FollowUp.assignee_id)
+        ).all()
+    )
+    return [Load(user.id, user.display_name, owned.get(user.id, 0), tasks.get(user.id, 0)) for user in users]
+
+
+def sales_loads(excluding: User | None = None) -> list[Load]:
+    return loads_of(sales_staff(excluding))

@@ -1,10 +1,11 @@
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import Field, SelectField
+from wtforms import Field, RadioField, SelectField
 from wtforms.validators import DataRequired, ValidationError
 
-NOBODY = "none"  # the owner choice that unassigns
+from ..forms import UNASSIGNED
+from .services import Handover
 
 
 class CustomerIdsField(Field):
@@ -36,4 +37,23 @@ class AssignForm(FlaskForm):
             raise ValidationError(_l("Tick the customers to assign, or assign all the matching ones."))
 
     def owner_id(self) -> int | None:
-        return None if self.owner.data == NOBODY else int(self.owner.data)
+        return None if self.owner.data == UNASSIGNED else int(self.owner.data)
+
+
+class HandoverForm(FlaskForm):
+    """Where a leaving user's customers go."""
+
+    how = RadioField(
+        _l("Their customers"),
+        choices=[
+            (Handover.PERSON, _l("Hand them all to one sales person")),
+            (Handover.SPREAD, _l("Spread them over the other sales staff, balanced by their open follow-ups")),
+            (Handover.UNASSIGN, _l("Leave them unassigned, for a supervisor to assign")),
+        ],
+        invalid_choice_message=_l("Choose what happens to their customers."),
+    )
+    to = SelectField(_l("Sales person"), default="", invalid_choice_message=_l("Choose an active sales person."))
+
+    def validate_to(self, field):
+        if self.how.data == Handover.PERSON and not field.data:
+            raise ValidationError(_l("Choose who takes them over."))

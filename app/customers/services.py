@@ -1,22 +1,22 @@
 """The customer registry: finding, registering, editing and exporting customers."""
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from openpyxl import Workbook
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import selectinload
 
-from .. import audit
+from .. import audit_log
 from ..access import visible_customers
 from ..extensions import db
 from ..followups import services as followups
-from ..models import AuditEntry, Complaint, Customer, Order, Role, User
+from ..forms import UNASSIGNED
+from ..models import AuditAction, AuditEntry, Complaint, Customer, Order, Role, User
 from ..search import plan as search_plan
 from ..search import terms_of
-from ..timefmt import shop_time_to_utc
+from ..shop_calendar import shop_time_to_utc
+from ..spreadsheets import text_cell
+from ..templating import localtime
 
 SORTS = {
     "recent": (Customer.last_paid_at.desc().nulls_last(), Customer.id.desc()),
@@ -29,7 +29,7 @@ SORTS = {
 @dataclass
 class Filters:
     q: str = ""
-    owner: str = ""  # a user id, "none" for unowned, "" for anyone
+    owner: str = ""  # a user id, UNASSIGNED for unowned, "" for anyone
     layer: str = ""
     tier: str = ""
     province: str = ""
@@ -48,7 +48,7 @@ def filtered(user: User, f: Filters) -> Select:
     counted = query.where(*search.count)
     query = query.where(*search.read)
     conditions = []
-    if f.owner == "none":
+    if f.owner == UNASSIGNED:
         conditions.append(Customer.owner_id.is_(None))
     elif f.owner.isdigit():
         conditions.append(Customer.owner_id == int(f.owner))
@@ -104,29 +104,34 @@ def register(values: dict, owner_id: int | None, actor: User) -> Customer:
     customer = Customer(**values, owner_id=owner_id, created_by_id=actor.id)
     db.session.add(customer)
     db.session.flush()
-    audit.record(
-        "customer.registered", customer_id=customer.id, after=audit.changes({}, values | {"owner_id": owner_id})[1]
+    audit_log.record(
+        AuditAction.CUSTOMER_REGISTERED,
+        customer_id=customer.id,
+        after=audit_log.changes({}, values | {"owner_id": owner_id})[1],
     )
     followups.start(customer, actor)
     return customer
 
 
 def edit(customer: Customer, values: dict, owner_id: int | None, actor: User) -> None:
+    """Save the edited values; supervisors may change the owner too (followups.NotASalesPerson
+    if the chosen one cannot take customers)."""
     before = {key: getattr(customer, key) for key in values}
-    old, new = audit.changes(before, values)
+    old, new = audit_log.changes(before, values)
     if new:
         for key, value in values.items():
             setattr(customer, key, value)
-        audit.record("customer.edited", customer_id=customer.id, before=old, after=new)
+        audit_log.record(AuditAction.CUSTOMER_EDITED, customer_id=customer.id, before=old, after=new)
     if actor.sees_everyone:
-        followups.assign(customer, owner_id, actor)  # the open follow-up goes with the customer
+        owner = db.session.get(User, owner_id) if owner_id is not None else None
+        followups.assign([customer.id], owner, actor)  # the open follow-up goes with the customer
 
 
 def record_complaint(customer: Customer, note: str, actor: User) -> Complaint:
     complaint = Complaint(customer_id=customer.id, note=note, recorded_by_id=actor.id)
     customer.complaint_count += 1
     db.session.add(complaint)
-    audit.record("customer.complaint", customer_id=customer.id, after={"note": note})
+    audit_log.record(AuditAction.CUSTOMER_COMPLAINT, customer_id=customer.id, after={"note": note})
     return complaint
 
 
@@ -148,7 +153,7 @@ def timeline(customer: Customer, limit: int = 100) -> list[Event]:
     # A complaint's own audit entry would show it twice: the complaint row says it all.
     entries = db.session.scalars(
         select(AuditEntry)
-        .where(AuditEntry.customer_id == customer.id, AuditEntry.action != "customer.complaint")
+        .where(AuditEntry.customer_id == customer.id, AuditEntry.action != AuditAction.CUSTOMER_COMPLAINT)
         .order_by(AuditEntry.at.desc())
         .limit(limit)
     )
@@ -183,33 +188,22 @@ EXPORT_COLUMNS = [
 ]
 
 
-def _as_text(value: str | None) -> str:
-    """Typed text that a spreadsheet shows as typed and never runs as a formula (CSV injection).
-
-    Buyers choose their own nicknames, and imports carry them here.
-    """
-    value = value or ""
-    return "'" + value if value.startswith(("=", "+", "-", "@", "\t", "\r")) else value
-
-
 def export_rows(query: Select):
     """The header, then one row per customer, streamed in chunks."""
-    from ..timefmt import localtime
-
     owners = dict(db.session.execute(select(User.id, User.display_name)).all())
     yield [label for _, label in EXPORT_COLUMNS]
     for customer in db.session.scalars(query.execution_options(yield_per=1000)):
         yield [
             customer.id,
-            _as_text(customer.name),
+            text_cell(customer.name),
             customer.platform or "",
-            _as_text(customer.nickname),
+            text_cell(customer.nickname),
             customer.phone or "",  # E.164: digits after the "+", checked on the way in
-            _as_text(customer.province),
-            _as_text(customer.city),
-            _as_text(customer.tags),
+            text_cell(customer.province),
+            text_cell(customer.city),
+            text_cell(customer.tags),
             customer.source,
-            _as_text(owners.get(customer.owner_id)),
+            text_cell(owners.get(customer.owner_id)),
             customer.layer,
             customer.activity,
             customer.tier,
@@ -217,27 +211,3 @@ def export_rows(query: Select):
             customer.total_spend,
             localtime(customer.last_paid_at),
         ]
-
-
-def csv_chunks(rows):
-    """CSV text with a BOM, so that Excel opens the Chinese text correctly."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    buffer.write("\ufeff")
-    for number, row in enumerate(rows):
-        writer.writerow(row)
-        if number % 500 == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
-
-
-def xlsx_bytes(rows) -> bytes:
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("customers")
-    for row in rows:
-        sheet.append([float(v) if hasattr(v, "quantize") else v for v in row])
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()

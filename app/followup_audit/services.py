@@ -7,8 +7,6 @@ covering index ix_follow_ups_audit, per due day, person and status, holds every 
 page; plain functions fold those rows into each person's figures and weekly series.
 """
 
-import csv
-import io
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -16,13 +14,12 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import ColumnElement, Select, and_, case, func, select, true
 from sqlalchemy.orm import joinedload
 
+from .. import shop_calendar
 from ..extensions import db
-from ..followups import cycles
-from ..followups.cycles import Kind, Outcome
-from ..followups.services import day_starts
-from ..models import Customer, FollowUp, FollowUpState, FollowUpStatus, User, utcnow
+from ..models import Customer, FollowUp, FollowUpState, FollowUpStatus, Kind, Outcome, User
 from ..pagination import Page, page_of
-from ..timefmt import shop_zone
+from ..shop_calendar import day_start
+from ..spreadsheets import text_cell
 
 MAX_DAYS = 366
 
@@ -41,10 +38,6 @@ class Period:
     @property
     def days(self) -> int:
         return (self.end - self.start).days + 1
-
-
-def shop_today(now: datetime | None = None) -> date:
-    return cycles.shop_date(now or utcnow(), shop_zone())
 
 
 def week_of(day: date) -> date:
@@ -219,13 +212,13 @@ def summary(period: Period, today: date) -> Summary:
     return Summary(period, rows, sum(tallies.values(), Tally()), weeks)
 
 
-def task_query(period: Period, today: date, which: str, person_id: int | None = None) -> Select:
+def task_query(period: Period, today: date, which: str, owner_id: int | None = None) -> Select:
     """The tasks behind one figure (`which`, of WHICH) of one person or everyone, by due day."""
     query = select(FollowUp).where(in_period(period), conditions(today)[which])
-    if person_id is not None:
+    if owner_id is not None:
         # "+ 0" keeps SQLite on the period's range of ix_follow_ups_audit (a few weeks of
         # tasks) rather than the person's whole history in ix_follow_ups_assignee_status_due.
-        query = query.where(FollowUp.assignee_id + 0 == person_id)
+        query = query.where(FollowUp.assignee_id + 0 == owner_id)
     return query.order_by(FollowUp.due_on, FollowUp.id).options(
         joinedload(FollowUp.customer), joinedload(FollowUp.assignee)
     )
@@ -239,13 +232,8 @@ def one_decimal(value: float | None) -> str:
     return "" if value is None else f"{value:.1f}"
 
 
-def _cell(text: str) -> str:
-    """Text a spreadsheet shows as typed, never runs as a formula."""
-    return "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text
-
-
-def csv_text(s: Summary, header: list[str], total_label: str, account_labels: tuple[str, str]) -> str:
-    """The per-person table as CSV: UTF-8 with a BOM (for Excel), rates as percentages, blanks for "—"."""
+def csv_rows(s: Summary, header: list[str], total_label: str, account_labels: tuple[str, str]):
+    """The per-person table for a spreadsheet: rates as percentages, blanks for "—"."""
 
     def figures(t: Tally) -> list:
         return [
@@ -259,15 +247,11 @@ def csv_text(s: Summary, header: list[str], total_label: str, account_labels: tu
         ]
 
     active, inactive = account_labels
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out)
-    writer.writerow(header)
+    yield header
     for row in s.rows:
         account = active if row.person.active else inactive
-        writer.writerow([_cell(row.person.display_name), account, *figures(row.tally)])
-    writer.writerow([total_label, "", *figures(s.total)])
-    return out.getvalue()
+        yield [text_cell(row.person.display_name), account, *figures(row.tally)]
+    yield [total_label, "", *figures(s.total)]
 
 
 # --- the chart -------------------------------------------------------------------------------
@@ -384,7 +368,7 @@ def customer_page(f: CustomerFilters, number: int, size: int, now: datetime | No
     owner: assign() moves it); the others from the customers, longest without contact first.
     Both read a page of ids (narrow rows to sort and count), then load that page.
     """
-    today_starts = day_starts(now or utcnow())[cycles.Bucket.OVERDUE]
+    today_starts = day_start(shop_calendar.today(now))
     if f.stage in ("", *Kind):
         page = page_of(_open_task_ids(f, today_starts), number, size)
         tasks = _by_id(FollowUp, page.items, joinedload(FollowUp.customer).joinedload(Customer.owner))

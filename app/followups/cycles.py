@@ -5,11 +5,12 @@ decisions. All times are naive UTC; "today" is judged in the shop's time zone.
 """
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from ..models import Kind, Outcome  # stored values, defined with the tables
+from ..shop_calendar import shop_date
 
 CONVERTED = {Outcome.ORDERED}
 
@@ -86,10 +87,6 @@ def after_outcome(outcome: Outcome, cycle: int, unconverted_streak: int, now: da
     if streak >= s.max_unconverted:
         return Decision(next_task=None, unconverted_streak=streak, lost=True)
     return Decision(Plan(cycle + 1, Kind.REVISIT, now + timedelta(days=s.retry_days)), unconverted_streak=streak)
-
-
-def shop_date(moment: datetime, zone: ZoneInfo) -> date:
-    return moment.replace(tzinfo=UTC).astimezone(zone).date()
 
 
 def bucket(due_at: datetime, now: datetime, zone: ZoneInfo) -> Bucket:

@@ -1,4 +1,5 @@
-"""Follow-up tasks in the database: opening, moving, completing them (SPEC §5).
+"""Follow-up tasks in the database: opening, moving, completing them (SPEC §5), and the
+ownership rule (a customer's open task goes with them when their owner changes).
 
 The rules themselves are in app.followups.cycles; this module applies its decisions to
 customers and tasks, and writes each change to the audit log. Nothing here commits: the
@@ -6,19 +7,18 @@ caller commits the whole change at once, or rolls it back.
 """
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import Row, Select, and_, case, func, insert, or_, select, tuple_, update
+from sqlalchemy import Row, and_, case, func, insert, or_, select, tuple_, update
 from sqlalchemy.orm import joinedload
 
-from .. import audit, blacklist
+from .. import audit_log
 from ..extensions import db
 from ..models import (
     PAID_STATUSES,
+    AuditAction,
     AuditEntry,
-    BlacklistEntry,
-    BlacklistReason,
     Customer,
     FollowUp,
     FollowUpState,
@@ -28,9 +28,11 @@ from ..models import (
     User,
     utcnow,
 )
-from ..timefmt import shop_zone
+from ..shop_calendar import day_start, due_on, shop_zone, today
 from . import cycles
 from .cycles import Bucket, CycleSettings, Decision, Outcome, Plan
+
+CHUNK = 500  # customers per statement: well under SQLite's limit on bound parameters
 
 
 class AlreadyRecorded(Exception):
@@ -41,12 +43,22 @@ class AlreadyRecorded(Exception):
         self.task = task
 
 
+class AssignmentError(Exception):
+    """Why customers cannot be assigned; nothing is written."""
+
+
+class UnknownCustomers(AssignmentError):
+    def __init__(self, ids: list[int]):
+        super().__init__(ids)
+        self.ids = ids
+
+
+class NotASalesPerson(AssignmentError):
+    """Customers go to active sales staff only."""
+
+
 def settings() -> CycleSettings:
     return CycleSettings.from_config(current_app.config)
-
-
-def _due_on(due_at: datetime) -> date:
-    return cycles.shop_date(due_at, shop_zone())
 
 
 def task_values(plan: Plan) -> dict:
@@ -55,7 +67,7 @@ def task_values(plan: Plan) -> dict:
         "cycle": plan.cycle,
         "kind": str(plan.kind),
         "due_at": plan.due_at.isoformat(timespec="seconds"),
-        "due_on": _due_on(plan.due_at).isoformat(),
+        "due_on": due_on(plan.due_at).isoformat(),
     }
 
 
@@ -67,14 +79,14 @@ def open_task(customer: Customer, plan: Plan, actor: User | None = None, now: da
         cycle=plan.cycle,
         kind=plan.kind,
         due_at=plan.due_at,
-        due_on=_due_on(plan.due_at),
+        due_on=due_on(plan.due_at),
         status=FollowUpStatus.OPEN,
         created_at=now or utcnow(),
     )
     db.session.add(task)
     customer.cycle = plan.cycle
-    audit.record(
-        "follow_up.opened",
+    audit_log.record(
+        AuditAction.FOLLOW_UP_OPENED,
         customer_id=customer.id,
         after=task_values(plan) | {"assignee_id": customer.owner_id},
         actor=actor,
@@ -101,30 +113,118 @@ def start(customer: Customer, actor: User | None = None, now: datetime | None = 
     return open_task(customer, plan, actor, now)
 
 
-def assign(customer: Customer, owner_id: int | None, actor: User | None = None, now: datetime | None = None) -> bool:
-    """Give the customer to `owner_id` (None: to nobody). The open task goes with them.
+# --- the ownership rule ------------------------------------------------------------------------
 
-    Returns False when the customer already belongs to that owner.
-    """
-    if customer.owner_id == owner_id:
-        return False
-    audit.record(
-        "customer.owner_changed",
-        customer_id=customer.id,
-        before={"owner_id": customer.owner_id},
-        after={"owner_id": owner_id},
-        actor=actor,
+
+@dataclass
+class Assigned:
+    changed: int
+    unchanged: int  # already the owner's
+
+
+def _open_cycle():
+    return (
+        select(FollowUp.cycle)
+        .where(FollowUp.customer_id == Customer.id, FollowUp.status == FollowUpStatus.OPEN)
+        .scalar_subquery()
     )
-    customer.owner_id = owner_id
-    task = open_task_of(customer.id)
-    if task is not None and owner_id is None:
-        task.status = FollowUpStatus.CANCELLED
-        audit.record("follow_up.cancelled", customer_id=customer.id, after={"cycle": task.cycle}, actor=actor)
-    elif task is not None:
-        task.assignee_id = owner_id
+
+
+def owner_rows(ids: list[int]) -> list:
+    """What assignment needs to know of each customer, locked until the transaction ends."""
+    rows = []
+    for start_at in range(0, len(ids), CHUNK):
+        rows += db.session.execute(
+            select(
+                Customer.id,
+                Customer.owner_id,
+                Customer.follow_up_state,
+                Customer.last_paid_at,
+                Customer.cycle,
+                _open_cycle().label("open_cycle"),
+            )
+            .where(Customer.id.in_(ids[start_at : start_at + CHUNK]))
+            .with_for_update(of=Customer)
+        ).all()
+    return rows
+
+
+def brings_task(row) -> bool:
+    """Whether the customer (an owner_rows row) will have an open follow-up once someone owns them."""
+    return row.open_cycle is not None or row.follow_up_state == FollowUpState.ACTIVE
+
+
+def assign(customer_ids, owner: User | None, actor: User | None, now: datetime | None = None) -> Assigned:
+    """Give the customers to `owner` (None: to nobody): every change of owner comes here,
+    for one customer or thousands (set-based, a few statements per chunk of customers).
+
+    Each open follow-up moves with its customer, or is cancelled when nobody owns them; a
+    followed-up customer without one gets their first. Raises UnknownCustomers, before
+    writing anything, if an id is not a customer's, and NotASalesPerson if `owner` cannot
+    take customers (unless they own them all already).
+    """
+    ids = sorted(set(customer_ids))
+    rows = owner_rows(ids)
+    missing = set(ids) - {row.id for row in rows}
+    if missing:
+        raise UnknownCustomers(sorted(missing))
+    owner_id, now = (owner.id if owner else None), now or utcnow()
+    changing = [row for row in rows if row.owner_id != owner_id]
+    if changing and owner is not None and not (owner.role == Role.SALES and owner.active):
+        raise NotASalesPerson(owner.id)
+    for start_at in range(0, len(changing), CHUNK):
+        _write_owner(changing[start_at : start_at + CHUNK], owner_id, actor, now)
+    return Assigned(changed=len(changing), unchanged=len(rows) - len(changing))
+
+
+def _write_owner(rows: list, owner_id: int | None, actor: User | None, now: datetime) -> None:
+    ids = [row.id for row in rows]
+    entry = {"at": now, "actor_id": actor.id if actor else None}
+    entries = [
+        entry
+        | {
+            "action": AuditAction.OWNER_CHANGED,
+            "customer_id": row.id,
+            "before": {"owner_id": row.owner_id},
+            "after": {"owner_id": owner_id},
+        }
+        for row in rows
+    ]
+    starting = (
+        []
+        if owner_id is None
+        else [row for row in rows if row.open_cycle is None and row.follow_up_state == FollowUpState.ACTIVE]
+    )
+    values = {"owner_id": owner_id}
+    if starting:
+        # first_task continues the count: the new task's cycle is the customer's last one plus one.
+        values["cycle"] = case(
+            (Customer.id.in_([row.id for row in starting]), Customer.cycle + 1), else_=Customer.cycle
+        )
+    db.session.execute(
+        update(Customer).where(Customer.id.in_(ids)).values(values).execution_options(synchronize_session=False)
+    )
+    open_tasks = update(FollowUp).where(FollowUp.customer_id.in_(ids), FollowUp.status == FollowUpStatus.OPEN)
+    if owner_id is None:
+        db.session.execute(
+            open_tasks.values(status=FollowUpStatus.CANCELLED).execution_options(synchronize_session=False)
+        )
+        entries += [
+            entry
+            | {"action": AuditAction.FOLLOW_UP_CANCELLED, "customer_id": row.id, "after": {"cycle": row.open_cycle}}
+            for row in rows
+            if row.open_cycle is not None
+        ]
     else:
-        start(customer, actor, now)
-    return True
+        db.session.execute(open_tasks.values(assignee_id=owner_id).execution_options(synchronize_session=False))
+        if starting:
+            entries += insert_first_tasks(
+                [(row.id, owner_id, row.last_paid_at, row.cycle) for row in starting], now, entry
+            )
+    db.session.execute(insert(AuditEntry), entries)
+
+
+# --- outcomes ----------------------------------------------------------------------------------
 
 
 @dataclass
@@ -165,8 +265,8 @@ def record_outcome(
     db.session.refresh(task)
     customer = task.customer
     decision = cycles.after_outcome(outcome, task.cycle, customer.unconverted_streak, now, settings())
-    audit.record(
-        "follow_up.recorded",
+    audit_log.record(
+        AuditAction.FOLLOW_UP_RECORDED,
         customer_id=customer.id,
         actor=actor,
         at=now,
@@ -187,8 +287,8 @@ def record_outcome(
 
 
 def _set_state(customer: Customer, state: FollowUpState, actor: User | None, now: datetime | None = None) -> None:
-    audit.record(
-        "follow_up.state_changed",
+    audit_log.record(
+        AuditAction.FOLLOW_UP_STATE_CHANGED,
         customer_id=customer.id,
         before={"follow_up_state": customer.follow_up_state},
         after={"follow_up_state": str(state)},
@@ -250,7 +350,7 @@ def insert_first_tasks(
     """Insert the first task of each (customer id, owner id, last paid at, last cycle), as
     `start` opens one; returns their audit entries (`entry` holds what they share), to insert
     with the caller's other entries. The caller moves the customers' cycle on."""
-    s, zone = settings(), shop_zone()
+    s = settings()
     tasks, entries = [], []
     for customer_id, owner_id, last_paid_at, last_cycle in customers:
         plan = cycles.first_task(now, last_paid_at, lost=False, s=s, last_cycle=last_cycle)
@@ -261,7 +361,7 @@ def insert_first_tasks(
                 "cycle": plan.cycle,
                 "kind": str(plan.kind),
                 "due_at": plan.due_at,
-                "due_on": cycles.shop_date(plan.due_at, zone),
+                "due_on": due_on(plan.due_at),
                 "status": FollowUpStatus.OPEN,
                 "created_at": now,
             }
@@ -269,7 +369,7 @@ def insert_first_tasks(
         entries.append(
             entry
             | {
-                "action": "follow_up.opened",
+                "action": AuditAction.FOLLOW_UP_OPENED,
                 "customer_id": customer_id,
                 "after": task_values(plan) | {"assignee_id": owner_id},
             }
@@ -283,17 +383,11 @@ def insert_first_tasks(
 
 def day_starts(now: datetime) -> dict[Bucket, datetime]:
     """The UTC moments where each queue section ends: overdue before today's start, and so on."""
-    zone = shop_zone()
-    today = cycles.shop_date(now, zone)
-
-    def start_of(day: date) -> datetime:
-        local = datetime(day.year, day.month, day.day, tzinfo=zone)
-        return local.astimezone(UTC).replace(tzinfo=None)
-
+    day = today(now)
     return {
-        Bucket.OVERDUE: start_of(today),
-        Bucket.TODAY: start_of(today + timedelta(days=1)),
-        Bucket.THIS_WEEK: start_of(today + timedelta(days=7)),
+        Bucket.OVERDUE: day_start(day),
+        Bucket.TODAY: day_start(day + timedelta(days=1)),
+        Bucket.THIS_WEEK: day_start(day + timedelta(days=7)),
     }
 
 
@@ -341,14 +435,6 @@ def queue_people() -> list[User]:
             .order_by(User.display_name)
         )
     )
-
-
-def visible_tasks(user: User) -> Select:
-    """The tasks `user` may see and act on: their own, or everyone's for supervisors and admins."""
-    query = select(FollowUp)
-    if not user.sees_everyone:
-        query = query.where(FollowUp.assignee_id == user.id)
-    return query
 
 
 @dataclass
@@ -448,18 +534,3 @@ def _ranked(model, customer_ids: set[int], order_by: tuple, *conditions):
     """Each customer's rows of `model` numbered newest first (id, rank): ROW_NUMBER, one query for all."""
     rank = func.row_number().over(partition_by=model.customer_id, order_by=order_by).label("rank")
     return select(model.id, rank).where(model.customer_id.in_(customer_ids), *conditions).subquery()
-
-
-def blacklist_phone(task: FollowUp, actor: User) -> BlacklistEntry | None:
-    """The customer of a do-not-contact task asked not to be contacted: blacklist their phone."""
-    phone = task.customer.phone
-    if not phone:
-        return None
-    return blacklist.add(
-        phone,
-        BlacklistReason.MANUAL,
-        source=f"follow_up:{task.id}",
-        actor=actor,
-        customer_id=task.customer_id,
-        note="Asked not to be contacted",
-    )

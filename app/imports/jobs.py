@@ -7,10 +7,10 @@ the report. Progress goes to the job's meta (app.jobs.report_progress).
 from flask import current_app
 from flask_babel import force_locale
 
-from .. import audit
+from .. import audit_log
 from ..extensions import db
 from ..jobs import enqueue_segment_recompute, report_progress
-from ..models import ImportRun, ImportState, User, utcnow
+from ..models import AuditAction, ImportRun, ImportState, User, utcnow
 from .importer import Counts, import_table
 from .presets import KNOWN_COLUMNS, PRESETS
 from .rows import RowReader
@@ -64,7 +64,12 @@ def _finish(run_id: int, counts: Counts, error: str | None = None) -> None:
     run.finished_at = utcnow()
     actor = db.session.get(User, run.started_by_id)
     after = counts.summary() | ({"error": error} if error else {})
-    audit.record("import.failed" if error else "import.finished", subject=f"import:{run_id}", after=after, actor=actor)
+    audit_log.record(
+        AuditAction.IMPORT_FAILED if error else AuditAction.IMPORT_FINISHED,
+        subject=f"import:{run_id}",
+        after=after,
+        actor=actor,
+    )
     db.session.commit()
     if counts.written:  # batches committed before a failure count too
         enqueue_segment_recompute()

@@ -5,8 +5,6 @@ or changes the suggestion on the mapping page. The generic presets are also the 
 offered for download (their first column name of each field is the template's).
 """
 
-import csv
-import io
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
@@ -70,15 +68,9 @@ class Preset:
     def missing(self, mapping: dict[str, int | None]) -> list[Field]:
         return [f for f in self.required if mapping.get(f.key) is None]
 
-    def template_csv(self) -> str:
-        """The template: a header row with our column names and one example row, BOM-prefixed
-        so that Excel opens it as UTF-8."""
-        out = io.StringIO()
-        out.write("\ufeff")
-        writer = csv.writer(out)
-        writer.writerow([self.columns[f.key][0] for f in self.fields])
-        writer.writerow([TEMPLATE_EXAMPLE[f.key] for f in self.fields])
-        return out.getvalue()
+    def template_rows(self) -> list[list[str]]:
+        """The downloadable template: a header row with our column names and one example row."""
+        return [[self.columns[f.key][0] for f in self.fields], [TEMPLATE_EXAMPLE[f.key] for f in self.fields]]
 
 
 TAOBAO = Preset(

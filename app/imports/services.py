@@ -1,10 +1,8 @@
 """Imports as the pages see them: upload, mapping, starting the job, progress, the report."""
 
-import csv
-import io
 from dataclasses import dataclass
 
-from flask import abort, current_app
+from flask import current_app
 from flask_babel import gettext as _
 from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
@@ -57,13 +55,6 @@ def create_run(filename: str, content: bytes, preset: Preset, owner_id: int | No
     )
     db.session.add(run)
     db.session.flush()
-    return run
-
-
-def run_or_404(run_id: int) -> ImportRun:
-    run = db.session.get(ImportRun, run_id)
-    if run is None:
-        abort(404)
     return run
 
 
@@ -182,12 +173,3 @@ def reason_text(code: str | None, params: dict | None, fallback: str) -> str:
 def rejected_rows(run: ImportRun, limit: int | None = REPORT_ROWS) -> list[tuple[int, str]]:
     entries = (run.rejected or [])[:limit] if limit else (run.rejected or [])
     return [(e["line"], reason_text(e.get("code"), e.get("params"), e.get("reason", ""))) for e in entries]
-
-
-def rejected_csv(run: ImportRun) -> str:
-    out = io.StringIO()
-    out.write("\ufeff")  # so that Excel reads the UTF-8
-    writer = csv.writer(out)
-    writer.writerow([_("Line"), _("Reason")])
-    writer.writerows(rejected_rows(run, limit=None))
-    return out.getvalue()

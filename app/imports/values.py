@@ -188,7 +188,7 @@ class ShopClock:
         self.offsets: dict[int, timedelta | None] = {}  # by hour since year 1
 
     def to_utc(self, local: datetime) -> datetime:
-        """What app.timefmt.shop_time_to_utc gives, without needing an app context.
+        """What app.shop_calendar.shop_time_to_utc gives, without needing an app context.
 
         A report has many times in the same hour, and a zone's offset changes at most once
         an hour: the offset of an hour whose start and end agree is kept and reused.

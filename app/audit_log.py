@@ -1,15 +1,18 @@
-"""The audit log: every change of ownership, account, setting or record, with before/after."""
+"""The audit log: every change of ownership, account, setting or record, with before/after.
+
+(Not to be confused with the follow-up audit, 核查, in app.followup_audit.)
+"""
 
 from datetime import datetime
 
 from flask_login import current_user
 
 from .extensions import db
-from .models import AuditEntry, User, utcnow
+from .models import AuditAction, AuditEntry, User, utcnow
 
 
 def record(
-    action: str,
+    action: AuditAction,
     *,
     customer_id: int | None = None,
     subject: str | None = None,

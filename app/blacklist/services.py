@@ -5,9 +5,9 @@ One active entry per phone (the database enforces it); removed entries stay as h
 
 from sqlalchemy import select
 
-from . import audit
-from .extensions import db
-from .models import BlacklistEntry, BlacklistReason, User
+from .. import audit_log
+from ..extensions import db
+from ..models import AuditAction, BlacklistEntry, BlacklistReason, FollowUp, User
 
 
 def active_entry(phone: str | None) -> BlacklistEntry | None:
@@ -40,11 +40,26 @@ def add(
         added_by_id=actor.id if actor else None,
     )
     db.session.add(entry)
-    audit.record(
-        "blacklist.added",
+    audit_log.record(
+        AuditAction.BLACKLIST_ADDED,
         customer_id=customer_id,
         subject=f"phone:{phone}",
         after={"reason": str(reason), "note": note, "source": source},
         actor=actor,
     )
     return entry
+
+
+def add_for_follow_up(task: FollowUp, actor: User) -> BlacklistEntry | None:
+    """The customer of a do-not-contact task asked not to be contacted: blacklist their phone."""
+    phone = task.customer.phone
+    if not phone:
+        return None
+    return add(
+        phone,
+        BlacklistReason.MANUAL,
+        source=f"follow_up:{task.id}",
+        actor=actor,
+        customer_id=task.customer_id,
+        note="Asked not to be contacted",
+    )

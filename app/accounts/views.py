@@ -1,0 +1,111 @@
+from flask import flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user, login_required, login_user, logout_user
+
+from ..access import local_url, roles_required
+from ..extensions import db
+from ..htmx import render
+from ..labels import ROLE_LABELS
+from ..models import Role, User
+from . import bp, services, throttle
+from .forms import LoginForm, PasswordResetForm, UserForm
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.home"))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        address = request.remote_addr or "unknown"
+        wait = throttle.seconds_locked(form.username.data, address)
+        if wait:
+            form.username.errors.append(
+                ngettext(
+                    "Too many failed attempts. Try again in %(num)d minute.",
+                    "Too many failed attempts. Try again in %(num)d minutes.",
+                    -(-wait // 60),
+                )
+            )
+            status = 429
+        else:
+            user = services.authenticate(form.username.data, form.password.data)
+            if user is None:
+                throttle.record_failure(form.username.data, address)
+                form.password.errors.append(_("Wrong username or password, or the account is deactivated."))
+                status = 401
+            else:
+                throttle.clear_account(form.username.data)
+                login_user(user, remember=form.remember.data)
+                return redirect(local_url(request.args.get("next"), url_for("main.home")))
+    return render("accounts/login.html", form=form, status=status)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def users():
+    form = UserForm()
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(
+                form.username.data, form.display_name.data, Role(form.role.data), form.password.data, current_user
+            )
+        except services.UsernameTaken:
+            form.username.errors.append(_("This username is taken."))
+        else:
+            db.session.commit()
+            flash(_("User %(name)s created.", name=user.username), "success")
+            return redirect(url_for("accounts.users"))
+    users = services.staff()
+    loads = {load.user_id: load for load in services.loads_of(users)}
+    return render(
+        "accounts/users.html",
+        form=form,
+        users=users,
+        loads=loads,
+        roles=ROLE_LABELS,
+        reset_form=PasswordResetForm(),
+        status=422 if form.errors else 200,
+    )
+
+
+@bp.post("/users/<int:user_id>/active")
+@roles_required(Role.ADMIN)
+def set_active(user_id: int):
+    user = db.get_or_404(User, user_id)
+    active = request.form.get("active") == "1"
+    if user.id == current_user.id and not active:
+        flash(_("You cannot deactivate your own account."), "error")
+    elif not active and services.loads_of([user])[0].holds_any:
+        return redirect(url_for("assignment.handover", user_id=user.id))  # their customers must go somewhere first
+    else:
+        services.set_active(user, active, current_user)
+        db.session.commit()
+        if active:
+            flash(_("%(name)s can sign in again.", name=user.username), "success")
+        else:
+            flash(_("%(name)s is deactivated and can no longer sign in.", name=user.username), "success")
+    return redirect(url_for("accounts.users"))
+
+
+@bp.post("/users/<int:user_id>/password")
+@roles_required(Role.ADMIN)
+def reset_password(user_id: int):
+    user = db.get_or_404(User, user_id)
+    form = PasswordResetForm()
+    if form.validate_on_submit():
+        services.reset_password(user, form.password.data, current_user)
+        db.session.commit()
+        flash(_("Password of %(name)s reset.", name=user.username), "success")
+    else:
+        flash(_("Password not reset: %(reason)s", reason="; ".join(form.password.errors) or _("invalid form")), "error")
+    return redirect(url_for("accounts.users"))

@@ -1,0 +1,160 @@
+"""My follow-up queue: the day's tasks of a sales person, and recording their outcomes."""
+
+from flask import abort, flash, redirect, request, url_for
+from flask_babel import get_translations
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from .. import labels
+from ..access import customer_or_404, follow_up_or_404, roles_required
+from ..extensions import db
+from ..htmx import is_partial, render
+from ..models import FollowUp, FollowUpState, Role, User, utcnow
+from . import bp, services
+from .cycles import Bucket, Outcome
+from .forms import NOTE_MAX, OutcomeForm
+
+SECTIONS = (Bucket.OVERDUE, Bucket.TODAY, Bucket.THIS_WEEK)
+CHANGED = {"follow-ups-changed": True}  # the counters re-fetch themselves on this event
+
+
+def _labels() -> dict:
+    """What every card shows, translated once for the whole page rather than once per card."""
+    shown = {
+        "outcomes": labels.OUTCOME_LABELS,
+        "channels": labels.CHANNEL_LABELS,
+        "kinds": labels.KIND_LABELS,
+        "statuses": labels.ORDER_STATUS_LABELS,
+    }
+    translated = {name: {value: str(label) for value, label in texts.items()} for name, texts in shown.items()}
+    # The outcome form's labels (app.followups.forms), for the fields the cards write out.
+    translated["texts"] = {"channel": _("Channel"), "note": _("Note"), "outcome": _("Outcome")}
+    # The card's own words, unformatted (the card fills in the numbers): a gettext call costs
+    # about 0.07 ms, and a page of cards made ~150 of them.
+    catalog = get_translations()
+    translated["texts"] |= {
+        "cycle": catalog.ugettext("Cycle %(num)d"),
+        "due": catalog.ugettext("Due %(day)s"),
+        "last_time": _("Last time:"),
+        "not_contacted": _("Not contacted yet."),
+        "new_order": _("New order since last contact"),
+        "timeline": _("Timeline"),
+        "overdue": {n: catalog.ungettext("%(num)d day overdue", "%(num)d days overdue", n) for n in (1, 2)},
+    }
+    return translated | {"note_max": NOTE_MAX}
+
+
+def _owner() -> User:
+    """Whose queue: one's own; supervisors and admins may look at anyone's (?owner=)."""
+    user_id = request.args.get("owner", type=int)
+    if user_id is None or user_id == current_user.id:
+        return current_user
+    user = db.session.get(User, user_id) if current_user.sees_everyone else None
+    if user is None:
+        abort(404)
+    return user
+
+
+def _outcome_form(task_id: int) -> OutcomeForm:
+    return OutcomeForm(prefix=f"task{task_id}")
+
+
+def _queue(block: str | None, wanted):
+    """The queue page, or its `block` for htmx; only the `wanted` sections' cards are read."""
+    owner = _owner()
+    now = utcnow()
+    section = request.args.get("section")
+    after = request.args.get("after", type=int)
+    parts = {s: services.queue_cards(owner.id, s, now, after if s == section else None) for s in wanted}
+    forms = {card.task.id: _outcome_form(card.task.id) for cards, _more in parts.values() for card in cards}
+    people = services.queue_people() if current_user.sees_everyone else []
+    if current_user.sees_everyone and owner.id != current_user.id and owner not in people:
+        people.append(owner)  # say, a deactivated person whose customers are not handed over yet
+    return render(
+        "followups/queue.html",
+        block,
+        owner=owner,
+        counts=services.queue_counts(owner.id, now),
+        parts=parts,
+        section=section,
+        part=parts.get(section),
+        after=after,
+        forms=forms,
+        people=people,
+        whose=owner.id if owner.id != current_user.id else None,
+        **_labels(),
+    )
+
+
+@bp.get("/")
+@login_required
+def queue():
+    section = request.args.get("section")
+    if section in SECTIONS and is_partial():  # "Show more": the next cards of that section
+        return _queue("more", [Bucket(section)])
+    return _queue(None, SECTIONS)
+
+
+@bp.get("/counters")
+@login_required
+def counters():
+    return _queue("counters", [] if is_partial() else SECTIONS)
+
+
+def _card(task: FollowUp, form: OutcomeForm | None = None, status: int = 200, trigger: dict | None = None, **answer):
+    """The task's card (in place of the one on the page), as it is now or with an answer."""
+    [card] = services.cards_of([task], utcnow())
+    return render(
+        "followups/_card.html",
+        card=card,
+        form=form or _outcome_form(task.id),
+        status=status,
+        trigger=trigger,
+        answer=answer,
+        **_labels(),
+    )
+
+
+# The queue's forms post through htmx: each answer is the card to put in place of the old one.
+@bp.post("/<int:task_id>/outcome")
+@login_required
+def record(task_id: int):
+    task = follow_up_or_404(task_id)
+    form = _outcome_form(task_id)
+    if not form.validate_on_submit():
+        return _card(task, form, status=422)
+    try:
+        recorded = services.record_outcome(
+            task, Outcome(form.outcome.data), form.channel.data, form.note.data, current_user
+        )
+        db.session.commit()
+    except services.AlreadyRecorded as taken:
+        db.session.rollback()
+        return _card(taken.task, trigger=CHANGED, already=True)
+    return _card(task, trigger=CHANGED, recorded=recorded)
+
+
+@bp.post("/customers/<int:customer_id>/bring-back")
+@roles_required(Role.SUPERVISOR, Role.ADMIN)
+def bring_back(customer_id: int):
+    customer = customer_or_404(customer_id)
+    if customer.follow_up_state == FollowUpState.ACTIVE:
+        flash(_("%(name)s is already followed up.", name=customer.name), "info")
+        return redirect(url_for("customers.show", customer_id=customer.id))
+    task = services.bring_back(customer, current_user)
+    db.session.commit()
+    if task is None:
+        flash(
+            _("%(name)s is back in the follow-ups; a task opens when someone is assigned.", name=customer.name),
+            "success",
+        )
+    else:
+        flash(
+            _(
+                "%(name)s is back in the follow-ups: a win-back contact is due on %(day)s.",
+                name=customer.name,
+                day=task.due_on.isoformat(),
+            ),
+            "success",
+        )
+    return redirect(url_for("customers.show", customer_id=customer.id))

@@ -1,0 +1,37 @@
+"""What templates have at hand besides their context: filters and globals, registered in one place."""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from flask import Flask, current_app
+from flask_babel import get_locale
+
+from . import phones
+from .access import nav_items
+from .shop_calendar import to_shop_time
+
+
+def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored (naive UTC) time as the shop's clock shows it."""
+    return to_shop_time(value).strftime(fmt) if value else ""
+
+
+def localdate(value: datetime | date | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return localtime(value, "%Y-%m-%d")
+    return value.isoformat()
+
+
+def display_phone(e164: str | None) -> str:
+    return phones.display(e164, current_app.config["PHONE_REGION"]) if e164 else ""
+
+
+def money(value: Decimal | None) -> str:
+    return "" if value is None else f"¥{value:,.2f}"
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.filters.update(localtime=localtime, localdate=localdate, phone=display_phone, money=money)
+    app.context_processor(lambda: {"nav_items": nav_items, "get_locale": get_locale})
