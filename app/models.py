@@ -163,6 +163,8 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     # None means "follow the browser's language".
     locale: Mapped[str | None] = mapped_column(String(10))
+    # Part of every session and remember cookie: raising it ends all of them (app.accounts).
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     def set_password(self, password: str) -> None:
