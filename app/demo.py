@@ -1,15 +1,20 @@
-"""Demo data: users with known passwords, customers with a year of orders.
+"""Demo data: users with known passwords, customers with a year of orders, eight weeks of follow-ups.
 
 `fake_customers` and `fake_orders` are shared with bench/generate.py, which writes
 100,000 customers and 1,000,000 orders with bulk inserts.
 """
 
+import bisect
+import heapq
+import itertools
 import random
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, insert, select
+from flask import current_app
+from sqlalchemy import bindparam, func, insert, select, update
 
+from .blacklist import services as blacklist
 from .extensions import db
 from .followups import services
 from .jobs import recompute_segments
@@ -17,7 +22,6 @@ from .models import (
     Channel,
     Customer,
     FollowUp,
-    FollowUpStatus,
     Order,
     OrderStatus,
     Outcome,
@@ -28,7 +32,7 @@ from .models import (
     utcnow,
 )
 from .search import reindex, text_for
-from .shop_calendar import due_on
+from .segments import Thresholds, recompute
 
 DEMO_USERS = [
     ("admin", "王管理", Role.ADMIN),
@@ -94,9 +98,15 @@ def fake_customers(
 
 
 def fake_orders(
-    customer_ids: list[int], count: int, rng: random.Random, first_number: int = 1, days: int = 365
+    customer_ids: list[int],
+    count: int,
+    rng: random.Random,
+    first_number: int = 1,
+    days: int = 365,
+    platforms: dict[int, str] | None = None,
 ) -> list[dict]:
-    """Rows for the orders table, spread over the last `days`, most of them paid."""
+    """Rows for the orders table, spread over the last `days`, most of them paid; an order is
+    on its customer's platform (`platforms`, by customer id) and old orders have settled."""
     now = utcnow()
     statuses = [OrderStatus.COMPLETED] * 14 + [
         OrderStatus.SHIPPED,
@@ -109,14 +119,15 @@ def fake_orders(
     rows = []
     for i in range(first_number, first_number + count):
         created = now - timedelta(minutes=rng.randint(0, days * 24 * 60))
-        status = rng.choice(statuses)
+        status = _settled(rng.choice(statuses), now - created)
         paid = status not in (OrderStatus.UNPAID, OrderStatus.CLOSED)
+        customer_id = rng.choice(customer_ids)
         amount = Decimal(rng.choice((39, 59, 89, 129, 199, 299, 499, 899))) + Decimal(rng.randint(0, 99)) / 100
         rows.append(
             {
                 "order_no": f"{3900000000000 + i}",
-                "customer_id": rng.choice(customer_ids),
-                "platform": "taobao",
+                "customer_id": customer_id,
+                "platform": (platforms or {}).get(customer_id, "taobao"),
                 "status": status,
                 "amount": amount,
                 "refund_amount": amount if status == OrderStatus.REFUNDED else Decimal("0"),
@@ -132,6 +143,16 @@ def fake_orders(
     return rows
 
 
+def _settled(status: OrderStatus, age: timedelta) -> OrderStatus:
+    """What an order of this age has become: a buyer confirms receipt within about two weeks,
+    and an order left unpaid is closed within a day."""
+    if status in (OrderStatus.PAID, OrderStatus.SHIPPED) and age > timedelta(days=15):
+        return OrderStatus.COMPLETED
+    if status == OrderStatus.UNPAID and age > timedelta(days=1):
+        return OrderStatus.CLOSED
+    return status
+
+
 def insert_customers(connection, rows: list[dict]) -> list[int]:
     """Bulk-insert customer rows and index them for search; returns their ids in order."""
     statement = insert(Customer).returning(Customer.id, sort_by_parameter_order=True)
@@ -140,58 +161,125 @@ def insert_customers(connection, rows: list[dict]) -> list[int]:
     return ids
 
 
-NOTES = [
-    "客户说下周再看看",
-    "已加微信，发了新品图",
-    "问了尺码，待回复",
-    "电话未接",
-    "说最近不需要",
-    "刚收到货，很满意",
-    "想等活动价",
-    "推荐了朋友",
-    None,
-    None,
-]
+# What sales people write after each kind of contact.
+NOTES = {
+    Outcome.ORDERED: ["下单了，要了新款", "确认了尺码，已下单", "用了优惠券下单", None],
+    Outcome.INTERESTED: ["想等活动价", "已加微信，发了新品图", "问了尺码，待回复", "说下周再看看", None],
+    Outcome.NO_ANSWER: ["电话未接", "旺旺未回复", "微信未回", None],
+    Outcome.NOT_INTERESTED: ["说最近不需要", "刚买过，暂时不要", None],
+    Outcome.DO_NOT_CONTACT: ["客户要求不要再联系"],
+}
+OUTCOMES = [Outcome.ORDERED] * 3 + [Outcome.INTERESTED] * 4 + [Outcome.NO_ANSWER] * 5 + [Outcome.NOT_INTERESTED] * 2
+CHANNELS = [Channel.PHONE] * 4 + [Channel.WECHAT] * 3 + [Channel.WANGWANG, Channel.QQ, Channel.SMS]
 
 
-def follow_up_history(rng: random.Random, weeks: int = 8) -> None:
-    """Work the demo's follow-ups as the sales staff would have for the last `weeks` weeks.
+class History:
+    """Eight weeks of the shop's life, played through the real rules in time order.
 
-    The first tasks open `weeks` ago, each due some day of the first weeks; then each task due
-    before now is done through the real cycle rules (app.followups.services.record_outcome) around its due day (mostly on
-    time, some late, a few left overdue), so the queue and the audit have something to show.
+    Customers are assigned in weekly batches (or when they register, for newer ones) by the
+    supervisor through app.followups.services.assign, so a buyer gets a revisit and a prospect
+    a first contact, judged on the orders known at that moment; the sales staff then work each
+    task around its due day through record_outcome (mostly on time, some late, a few left
+    open); an "ordered" outcome is followed by the order, and "do not contact" by the blacklist.
+    Every task's due day is the one its timeline entry gives, since nothing is changed after.
     """
-    now = utcnow()
-    start = now - timedelta(weeks=weeks)
-    services.open_first_tasks(now=start)
-    tasks = list(db.session.scalars(select(FollowUp).where(FollowUp.status == FollowUpStatus.OPEN)))
-    for task in tasks:
-        task.due_at = start + timedelta(days=rng.uniform(1, weeks * 7 - 3))
-        task.due_on = due_on(task.due_at)
-    db.session.commit()
-    outcomes = [Outcome.ORDERED] * 3 + [Outcome.INTERESTED] * 4 + [Outcome.NO_ANSWER] * 5 + [Outcome.NOT_INTERESTED] * 2
-    channels = [Channel.PHONE] * 4 + [Channel.WECHAT] * 3 + [Channel.WANGWANG, Channel.QQ, Channel.SMS]
-    users = {u.id: u for u in db.session.scalars(select(User))}
-    pending = list(tasks)
-    while pending:
-        task = pending.pop()
-        if rng.random() < 0.08:
-            continue  # left undone: overdue, or still to do
-        done_at = task.due_at - timedelta(hours=rng.uniform(0, 30)) + timedelta(days=rng.choice((0,) * 7 + (1, 2, 4)))
-        if done_at >= now:
-            continue
-        outcome = Outcome.DO_NOT_CONTACT if rng.random() < 0.02 else rng.choice(outcomes)
+
+    def __init__(self, rng: random.Random, users: list[User], customers: list[dict], orders: list[dict], weeks=8):
+        self.rng, self.now = rng, utcnow()
+        self.start = self.now - timedelta(weeks=weeks)
+        self.users = {user.id: user for user in users}
+        self.supervisor = next(user for user in users if user.role == Role.SUPERVISOR)
+        self.sales = [user for user in users if user.role == Role.SALES]
+        self.customers = customers  # rows with their ids, as inserted
+        self.orders = sorted(orders, key=lambda order: order["created_at"])  # not yet inserted
+        self.next_order_number = 3900000000000 + len(orders) + 1
+        self.events: list[tuple] = []
+        self.sequence = itertools.count()  # keeps events of the same moment in the order they came
+        self.stale = True  # orders were added since the segments were last computed
+
+    def play(self) -> None:
+        self._insert_orders_until(self.start)
+        for customer in self.customers:
+            if self.rng.random() < 0.2:
+                continue  # left unassigned, for the supervisor's assignment page
+            owner = self.rng.choice(self.sales)
+            if customer["created_at"] < self.start:
+                at = self.start + timedelta(weeks=self.rng.randrange(4), hours=10)  # the weekly batch
+            else:
+                at = customer["created_at"] + timedelta(hours=1)  # registered and given out at once
+            self._schedule(at, "assign", (owner, customer["id"]))
+        while self.events:
+            at, _, kind, payload = heapq.heappop(self.events)
+            if at >= self.now:
+                break
+            self._insert_orders_until(at)
+            if kind == "assign":
+                self._assign(at, *payload)
+            else:
+                self._work(at, payload)
+        self._insert_orders_until(self.now)
+        db.session.commit()
+
+    def _schedule(self, at, kind: str, payload) -> None:
+        heapq.heappush(self.events, (at, next(self.sequence), kind, payload))
+
+    def _insert_orders_until(self, moment) -> None:
+        due = [order for order in self.orders if order["created_at"] <= moment]
+        if due:
+            db.session.execute(insert(Order), due)
+            self.orders = self.orders[len(due) :]
+            self.stale = True
+
+    def _assign(self, at, owner: User, customer_id: int) -> None:
+        if self.stale:  # the first task depends on the last paid order as known at that moment
+            recompute(db.session.connection(), at, Thresholds.from_config(current_app.config))
+            self.stale = False
+        services.assign([customer_id], owner, self.supervisor, now=at)
+        self._plan_work(services.open_task_of(customer_id))
+
+    def _plan_work(self, task: FollowUp | None) -> None:
+        """When the task's owner will get to it: around its due day, or never (left open)."""
+        if task is None or self.rng.random() < 0.08:
+            return
+        early = timedelta(hours=self.rng.uniform(0, 30))
+        late = timedelta(days=self.rng.choice((0,) * 7 + (1, 2, 4)))
+        self._schedule(max(task.due_at - early + late, task.created_at + timedelta(minutes=10)), "work", task)
+
+    def _work(self, at, task: FollowUp) -> None:
+        outcome = Outcome.DO_NOT_CONTACT if self.rng.random() < 0.02 else self.rng.choice(OUTCOMES)
+        owner = self.users[task.assignee_id]
         recorded = services.record_outcome(
-            task,
-            outcome,
-            rng.choice(channels),
-            rng.choice(NOTES),
-            users[task.assignee_id],
-            now=max(done_at, task.created_at),
+            task, outcome, self.rng.choice(CHANNELS), self.rng.choice(NOTES[outcome]), owner, now=at
         )
-        if recorded.next_task is not None:
-            pending.append(recorded.next_task)
-    db.session.commit()
+        if outcome == Outcome.ORDERED:
+            self._order(task.customer, at + timedelta(minutes=self.rng.randint(5, 50)))
+        elif outcome == Outcome.DO_NOT_CONTACT and task.customer.phone:
+            blacklist.add_for_follow_up(task, owner)
+        self._plan_work(recorded.next_task)
+
+    def _order(self, customer: Customer, at) -> None:
+        amount = Decimal(self.rng.choice((89, 129, 199, 299))) + Decimal(self.rng.randint(0, 99)) / 100
+        status = _settled(OrderStatus.SHIPPED, self.now - at)
+        self.next_order_number += 1
+        bisect.insort(
+            self.orders,
+            {
+                "order_no": str(self.next_order_number),
+                "customer_id": customer.id,
+                "platform": customer.platform or "taobao",
+                "status": status,
+                "amount": amount,
+                "refund_amount": Decimal("0"),
+                "items": self.rng.choice(PRODUCTS),
+                "item_count": 1,
+                "review": None,
+                "created_at": at,
+                "paid_at": at + timedelta(minutes=3),
+                "shipped_at": None,
+                "closed_at": None,
+            },
+            key=lambda order: order["created_at"],
+        )
 
 
 def demo_password(username: str) -> str:
@@ -210,13 +298,33 @@ def seed(customer_count: int = 300, seed_value: int = 7) -> list[tuple[str, str,
         users.append(user)
     db.session.flush()
     rng = random.Random(seed_value)
-    sales_ids = [u.id for u in users if u.role == Role.SALES]
-    customers = fake_customers(customer_count, rng, owners=sales_ids + [None])
-    connection = db.session.connection()
-    ids = insert_customers(connection, customers)
-    connection.execute(insert(Order), fake_orders(ids, customer_count * 4, rng))
-    db.session.commit()
-
-    follow_up_history(rng)
+    customers = fake_customers(customer_count, rng)  # owners are given during the History
+    ids = insert_customers(db.session.connection(), customers)
+    for customer, customer_id in zip(customers, ids):
+        customer["id"] = customer_id
+    platforms = {customer["id"]: customer["platform"] for customer in customers}
+    # People who only asked (registered from an inquiry) have not ordered yet: the prospects.
+    buyers = [customer["id"] for customer in customers if customer["source"] != Source.INQUIRY]
+    orders = fake_orders(buyers, customer_count * 3, rng, platforms=platforms)
+    _registered_before_ordering(customers, orders, rng)
+    History(rng, users, customers, orders).play()
     recompute_segments()
     return [(u.username, u.role, demo_password(u.username)) for u in users]
+
+
+def _registered_before_ordering(customers: list[dict], orders: list[dict], rng: random.Random) -> None:
+    """A customer is on record from before their first order (imported with their history)."""
+    first = {}
+    for order in orders:
+        first[order["customer_id"]] = min(order["created_at"], first.get(order["customer_id"], order["created_at"]))
+    changed = []
+    for customer in customers:
+        if customer["id"] in first and first[customer["id"]] < customer["created_at"]:
+            customer["created_at"] = first[customer["id"]] - timedelta(days=rng.randint(0, 30))
+            changed.append({"b_id": customer["id"], "b_created_at": customer["created_at"]})
+    if changed:
+        table = Customer.__table__
+        db.session.execute(
+            update(table).where(table.c.id == bindparam("b_id")).values(created_at=bindparam("b_created_at")),
+            changed,
+        )
