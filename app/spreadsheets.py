@@ -2,12 +2,13 @@
 
 CSV is UTF-8 with a BOM: without it Excel reads the Chinese text as another encoding. Text a
 buyer or a user typed may start with = + - @, which a spreadsheet would run as a formula
-(CSV injection): `text_cell` keeps it text.
+(CSV injection): every text cell goes through `text_cell`, so no caller can forget it.
 """
 
 import csv
 import io
 from collections.abc import Iterable, Iterator, Sequence
+from decimal import Decimal
 
 from flask import Response, stream_with_context
 from openpyxl import Workbook
@@ -22,13 +23,17 @@ def text_cell(value: str | None) -> str:
     return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
+def _cells(row: Sequence) -> list:
+    return [text_cell(value) if isinstance(value, str) else value for value in row]
+
+
 def csv_chunks(rows: Iterable[Sequence], rows_per_chunk: int = 500) -> Iterator[str]:
     """The rows as CSV text with a BOM, a chunk at a time (for streaming long lists)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
     for number, row in enumerate(rows, 1):
-        writer.writerow(row)
+        writer.writerow(_cells(row))
         if number % rows_per_chunk == 0:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -44,7 +49,7 @@ def xlsx_bytes(rows: Iterable[Sequence], sheet: str) -> bytes:
     workbook = Workbook(write_only=True)
     worksheet = workbook.create_sheet(sheet)
     for row in rows:
-        worksheet.append([float(v) if hasattr(v, "quantize") else v for v in row])  # Decimal: a number cell
+        worksheet.append([float(v) if isinstance(v, Decimal) else v for v in _cells(row)])  # a number cell
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()

@@ -10,6 +10,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
+from app import phones
 from app.extensions import db
 from app.models import AuditEntry, Complaint, Customer, Layer, Role, Tier
 
@@ -584,21 +585,21 @@ def test_empty_registry_invites_a_first_registration(client, login_as):
 
 HEADER = [
     "ID",
-    "姓名",
-    "平台",
-    "旺旺名",
-    "手机",
-    "省份",
-    "城市",
-    "标签",
-    "来源",
-    "负责人",
-    "分层",
-    "活跃度",
-    "会员等级",
-    "付款订单数",
-    "累计消费",
-    "最近付款",
+    "Name",
+    "Platform",
+    "Platform nickname",
+    "Mobile phone",
+    "Province",
+    "City",
+    "Tags",
+    "Source",
+    "Owner",
+    "Layer",
+    "Activity",
+    "Tier",
+    "Paid orders",
+    "Total spend",
+    "Last paid order",
 ]
 
 
@@ -612,11 +613,20 @@ def test_export_csv_has_bom_header_and_the_filtered_rows(client, varied):
     assert rows[0] == HEADER
     assert [row[1] for row in rows[1:]] == ["Key Zhejiang", "Bottom Zhejiang"]
     key = dict(zip(HEADER, rows[1]))
-    assert key["手机"] == varied["key"].phone
-    assert key["负责人"] == "Seller Qian"
-    assert (key["分层"], key["会员等级"], key["省份"]) == ("key", "svip", "浙江")
-    assert Decimal(key["累计消费"]) == Decimal("3000")
-    assert key["最近付款"] == "2024-03-01 00:30"  # shop time
+    assert key["Mobile phone"] == phones.display(varied["key"].phone)  # as the list shows it
+    assert key["Owner"] == "Seller Qian"
+    assert (key["Layer"], key["Tier"], key["Province"], key["Source"]) == ("Key", "SVIP", "浙江", "Order")
+    assert Decimal(key["Total spend"]) == Decimal("3000")
+    assert key["Last paid order"] == "2024-03-01 00:30"  # shop time
+    assert dict(zip(HEADER, rows[2]))["Owner"] == "Unassigned"
+
+
+def test_the_export_speaks_the_readers_language(client, varied):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    rows = list(csv.reader(io.StringIO(client.get("/customers/export.csv?sort=spend").data.decode("utf-8-sig"))))
+    assert rows[0][:5] == ["ID", "姓名", "平台", "平台昵称（旺旺名）", "手机号"]
+    key = dict(zip(rows[0], rows[1]))
+    assert (key["分层"], key["来源"], key["会员等级"]) == ("重点客户", "订单", "SVIP")
 
 
 def test_export_csv_follows_the_search(client, registry):
@@ -634,7 +644,7 @@ def test_export_xlsx_opens_with_the_filtered_rows(client, varied):
     assert list(rows[0]) == HEADER
     assert [row[1] for row in rows[1:]] == ["Bottom Zhejiang", "Key Zhejiang"]
     key = dict(zip(HEADER, rows[2]))
-    assert key["累计消费"] == 3000 and key["付款订单数"] == 0 and key["负责人"] == "Seller Qian"
+    assert key["Total spend"] == 3000 and key["Paid orders"] == 0 and key["Owner"] == "Seller Qian"
 
 
 def test_exports_never_carry_formulas(client, login_as, make_customer):
@@ -648,8 +658,8 @@ def test_exports_never_carry_formulas(client, login_as, make_customer):
     )
     rows = list(csv.reader(io.StringIO(client.get("/customers/export.csv").data.decode("utf-8-sig"))))
     row = dict(zip(HEADER, rows[1]))
-    assert row["姓名"] == '\'=HYPERLINK("http://evil.example","点我")'
-    assert (row["旺旺名"], row["标签"], row["城市"]) == ("'@SUM(1+1)", "'-2+3,ok", "'+city")
+    assert row["Name"] == '\'=HYPERLINK("http://evil.example","点我")'
+    assert (row["Platform nickname"], row["Tags"], row["City"]) == ("'@SUM(1+1)", "'-2+3,ok", "'+city")
 
     sheet = load_workbook(io.BytesIO(client.get("/customers/export.xlsx").data)).active
     cells = [cell for row in sheet.iter_rows(min_row=2) for cell in row]

@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import selectinload
 
@@ -11,12 +13,12 @@ from ..access import visible_customers
 from ..extensions import db
 from ..followups import services as followups
 from ..forms import UNASSIGNED
+from ..labels import ACTIVITY_LABELS, LAYER_LABELS, PLATFORM_LABELS, SOURCE_LABELS, TIER_LABELS
 from ..models import AuditAction, AuditEntry, Complaint, Customer, Order, Role, User
 from ..search import plan as search_plan
 from ..search import terms_of
 from ..shop_calendar import shop_time_to_utc
-from ..spreadsheets import text_cell
-from ..templating import localtime
+from ..templating import display_phone, localtime
 
 SORTS = {
     "recent": (Customer.last_paid_at.desc().nulls_last(), Customer.id.desc()),
@@ -168,46 +170,59 @@ def user_names() -> dict[int, str]:
     return dict(db.session.execute(select(User.id, User.display_name)).all())
 
 
-EXPORT_COLUMNS = [
-    ("id", "ID"),
-    ("name", "姓名"),
-    ("platform", "平台"),
-    ("nickname", "旺旺名"),
-    ("phone", "手机"),
-    ("province", "省份"),
-    ("city", "城市"),
-    ("tags", "标签"),
-    ("source", "来源"),
-    ("owner", "负责人"),
-    ("layer", "分层"),
-    ("activity", "活跃度"),
-    ("tier", "会员等级"),
-    ("paid_order_count", "付款订单数"),
-    ("total_spend", "累计消费"),
-    ("last_paid_at", "最近付款"),
+# The export's columns, headed in the reader's language.
+EXPORT_HEADER = [
+    "ID",
+    _l("Name"),
+    _l("Platform"),
+    _l("Platform nickname"),
+    _l("Mobile phone"),
+    _l("Province"),
+    _l("City"),
+    _l("Tags"),
+    _l("Source"),
+    _l("Owner"),
+    _l("Layer"),
+    _l("Activity"),
+    _l("Tier"),
+    _l("Paid orders"),
+    _l("Total spend"),
+    _l("Last paid order"),
 ]
 
 
 def export_rows(query: Select):
-    """The header, then one row per customer, streamed in chunks."""
+    """The header, then one row per customer as the list shows it (labels, local phone, shop
+    time) in the reader's language, streamed in chunks."""
     owners = dict(db.session.execute(select(User.id, User.display_name)).all())
-    yield [label for _, label in EXPORT_COLUMNS]
-    for customer in db.session.scalars(query.execution_options(yield_per=1000)):
+    labels = {
+        name: {value: str(label) for value, label in texts.items()}  # translated once, not once a row
+        for name, texts in (
+            ("platform", PLATFORM_LABELS),
+            ("source", SOURCE_LABELS),
+            ("layer", LAYER_LABELS),
+            ("activity", ACTIVITY_LABELS),
+            ("tier", TIER_LABELS),
+        )
+    }
+    unassigned = _("Unassigned")
+    yield [str(label) for label in EXPORT_HEADER]
+    for c in db.session.scalars(query.execution_options(yield_per=1000)):
         yield [
-            customer.id,
-            text_cell(customer.name),
-            customer.platform or "",
-            text_cell(customer.nickname),
-            customer.phone or "",  # E.164: digits after the "+", checked on the way in
-            text_cell(customer.province),
-            text_cell(customer.city),
-            text_cell(customer.tags),
-            customer.source,
-            text_cell(owners.get(customer.owner_id)),
-            customer.layer,
-            customer.activity,
-            customer.tier,
-            customer.paid_order_count,
-            customer.total_spend,
-            localtime(customer.last_paid_at),
+            c.id,
+            c.name,
+            labels["platform"].get(c.platform, c.platform or ""),
+            c.nickname or "",
+            display_phone(c.phone),
+            c.province or "",
+            c.city or "",
+            c.tags,
+            labels["source"].get(c.source, c.source),
+            owners.get(c.owner_id, unassigned),
+            labels["layer"].get(c.layer, c.layer),
+            labels["activity"].get(c.activity, c.activity),
+            labels["tier"].get(c.tier, c.tier),
+            c.paid_order_count,
+            c.total_spend,
+            localtime(c.last_paid_at),
         ]

@@ -19,7 +19,6 @@ from ..extensions import db
 from ..models import Customer, FollowUp, FollowUpState, FollowUpStatus, Kind, Outcome, User
 from ..pagination import Page, page_of
 from ..shop_calendar import day_start
-from ..spreadsheets import text_cell
 
 MAX_DAYS = 366
 
@@ -250,7 +249,7 @@ def csv_rows(s: Summary, header: list[str], total_label: str, account_labels: tu
     yield header
     for row in s.rows:
         account = active if row.person.active else inactive
-        yield [text_cell(row.person.display_name), account, *figures(row.tally)]
+        yield [row.person.display_name, account, *figures(row.tally)]
     yield [total_label, "", *figures(s.total)]
 
 
