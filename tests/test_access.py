@@ -33,6 +33,7 @@ def everyone_signed_in(status, anonymous=302):
 EXPECTED = {
     ("main.home", "GET"): everyone_signed_in(302),
     ("main.ping", "GET"): everyone_signed_in(200, anonymous=200),
+    ("main.favicon", "GET"): everyone_signed_in(301, anonymous=301),
     ("main.language", "POST"): everyone_signed_in(302),
     ("accounts.login", "GET"): everyone_signed_in(302, anonymous=200),
     ("accounts.login", "POST"): everyone_signed_in(302, anonymous=200),
@@ -67,7 +68,7 @@ EXPECTED = {
     ("followup_audit.customers", "GET"): _statuses(302, 403, 200, 200),
     ("followup_audit.export", "GET"): _statuses(302, 403, 200, 200),
 }
-PUBLIC = {("main.ping", "GET"), ("accounts.login", "GET"), ("accounts.login", "POST")}
+PUBLIC = {("main.ping", "GET"), ("main.favicon", "GET"), ("accounts.login", "GET"), ("accounts.login", "POST")}
 # Being built: whatever else they do, they are for supervisors and admins only.
 IMPORTS_PREFIX = "/imports"
 

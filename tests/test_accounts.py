@@ -629,3 +629,11 @@ def test_each_user_chooses_the_interface_language(client, login_as):
     db.session.refresh(user)
     assert user.locale is None
     assert '<html lang="en"' in client.get("/customers/").text
+
+
+def test_the_portal_has_an_icon(client):
+    assert 'rel="icon" href="/static/favicon.svg"' in client.get("/login").text
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response.headers["Location"] == "/static/favicon.svg"
+    icon = client.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"

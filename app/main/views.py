@@ -26,3 +26,9 @@ def language():
 def ping():
     """A bare page of the app: the benchmarks' baseline."""
     return "ok"
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers and tools that ask for /favicon.ico get the portal's icon."""
+    return redirect(url_for("static", filename="favicon.svg"), 301)
