@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -22,8 +24,10 @@ def main() -> int:
     from app.demo import DEMO_USERS, demo_password, seed
     from app.redis import start_embedded_redis, stop_embedded_redis
 
-    (ROOT / "instance").mkdir(exist_ok=True)  # the SQLite file and the embedded Redis live here
     app = create_app()
+    database = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if database.get_backend_name() == "sqlite" and database.database:
+        Path(database.database).parent.mkdir(parents=True, exist_ok=True)
     if not os.environ.get("REDIS_URL"):
         os.environ["REDIS_URL"] = "unix://" + start_embedded_redis(app.config["EMBEDDED_REDIS_DIR"]).socket_file
         app.config["REDIS_URL"] = os.environ["REDIS_URL"]
@@ -50,6 +54,9 @@ def main() -> int:
                 f"127.0.0.1:{port}",
                 "--access-logfile",
                 "-",
+                # Its default is one socket per user (~/.gunicorn): a second portal (a test run)
+                # would take it over. The launcher needs none.
+                "--no-control-socket",
                 "wsgi:app",
             ],
             cwd=ROOT,
