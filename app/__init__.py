@@ -1,11 +1,14 @@
 """The portal's application factory."""
 
+from pathlib import Path
+
 from flask import Flask, abort, has_request_context, render_template, request
 from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
 from .config import load_config
 from .extensions import babel, csrf, db, htmx_ext, login_manager, migrate
+from .security import kept_secret_key
 
 
 class RowId(IntegerConverter):
@@ -21,7 +24,10 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     app.url_map.converters["int"] = RowId
     app.config.from_object(load_config(config_name))
     app.config.update(overrides)
-    if not app.config["SECRET_KEY"]:  # checked after the overrides, which may provide it
+    # Checked after the overrides, which may provide either.
+    if not app.config["SECRET_KEY"] and app.config.get("SECRET_KEY_FILE"):
+        app.config["SECRET_KEY"] = kept_secret_key(Path(app.config["SECRET_KEY_FILE"]))
+    if not app.config["SECRET_KEY"]:
         raise RuntimeError("SECRET_KEY must be set (or run with PORTAL_ENV=development)")
     register_extensions(app)
     register_blueprints(app)

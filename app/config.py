@@ -2,7 +2,8 @@
 
 Every setting is documented here and nowhere else. Embedded defaults exist only where
 they make sense (SQLite file, embedded Redis, the shop's time zone); production must set
-SECRET_KEY, or the app refuses to start.
+SECRET_KEY, or the app refuses to start. Development makes its own random key (see
+DevelopmentConfig), so no key is ever written in the repository.
 """
 
 import os
@@ -84,7 +85,9 @@ class Config:
 
 
 class DevelopmentConfig(Config):
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+    # Without SECRET_KEY, a random key is made on the first start and kept in this file
+    # (instance/ is never in git), so every trial portal signs its sessions with its own key.
+    SECRET_KEY_FILE = str(ROOT / "instance" / "secret_key")
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
 

@@ -74,7 +74,7 @@ IMPORTS_PREFIX = "/imports"
 
 def _routes():
     # Only the URL map is read here; no database or Redis is touched.
-    app = create_app("development", SQLALCHEMY_DATABASE_URI="sqlite://")
+    app = create_app("development", SECRET_KEY="routes-only", SQLALCHEMY_DATABASE_URI="sqlite://")
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
             continue
