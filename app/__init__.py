@@ -49,11 +49,9 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: app.config["SHOP_TIMEZONE"])
     htmx_ext.init_app(app)
 
-    from .models import User
+    from .accounts import sessions
 
-    @login_manager.user_loader
-    def load_user(user_id: str):
-        return db.session.get(User, int(user_id))
+    login_manager.user_loader(sessions.load)
 
     @login_manager.unauthorized_handler
     def to_login():

@@ -7,6 +7,7 @@ DevelopmentConfig), so no key is ever written in the repository.
 """
 
 import os
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -37,6 +38,9 @@ class Config:
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
+    # "Keep me signed in" lasts this many days (Flask-Login's own default is a year); no
+    # sign-in outlasts it (app.accounts.sessions).
+    REMEMBER_COOKIE_DURATION = timedelta(days=int(os.environ.get("REMEMBER_DAYS", 30)))
     # htmx sends the token in this header (set on <body> with hx-headers).
     WTF_CSRF_HEADERS = ["X-CSRFToken"]
     WTF_CSRF_TIME_LIMIT = None  # valid as long as the session: staff keep pages open all day
