@@ -6,9 +6,9 @@ from flask import Flask, abort, has_request_context, render_template, request
 from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
+from . import security
 from .config import load_config
 from .extensions import babel, csrf, db, htmx_ext, login_manager, migrate
-from .security import kept_secret_key
 
 
 class RowId(IntegerConverter):
@@ -26,9 +26,10 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     app.config.update(overrides)
     # Checked after the overrides, which may provide either.
     if not app.config["SECRET_KEY"] and app.config.get("SECRET_KEY_FILE"):
-        app.config["SECRET_KEY"] = kept_secret_key(Path(app.config["SECRET_KEY_FILE"]))
+        app.config["SECRET_KEY"] = security.kept_secret_key(Path(app.config["SECRET_KEY_FILE"]))
     if not app.config["SECRET_KEY"]:
         raise RuntimeError("SECRET_KEY must be set (or run with PORTAL_ENV=development)")
+    security.register(app)
     register_extensions(app)
     register_blueprints(app)
     register_template_helpers(app)

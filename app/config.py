@@ -45,9 +45,16 @@ class Config:
     WTF_CSRF_HEADERS = ["X-CSRFToken"]
     WTF_CSRF_TIME_LIMIT = None  # valid as long as the session: staff keep pages open all day
 
-    # Login throttle: failed attempts allowed per account and per address in the window.
-    LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", 5))
+    # Login throttle (app.accounts.throttle): failed sign-ins allowed in the window, per
+    # account (guessing one person's password) and per network address (one address trying
+    # many accounts; a whole shop office shares one address, so this limit is much higher).
+    LOGIN_MAX_FAILURES_PER_ACCOUNT = int(os.environ.get("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5))
+    LOGIN_MAX_FAILURES_PER_ADDRESS = int(os.environ.get("LOGIN_MAX_FAILURES_PER_ADDRESS", 50))
     LOGIN_FAILURE_WINDOW_SECONDS = int(os.environ.get("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60))
+    # How many reverse proxies of ours stand in front of the portal. The client's address
+    # (which the throttle counts) is read from X-Forwarded-For only as far as these proxies
+    # wrote it; 0, no proxy, ignores the header, which any client can write.
+    PROXY_HOPS = int(os.environ.get("PROXY_HOPS", 0))
 
     # The shop: its time zone (times are stored in UTC and shown in this zone),
     # the default region for phone numbers typed without +country code.

@@ -1,8 +1,11 @@
-"""What protects every request alike: the development secret key."""
+"""What protects every request alike: the development secret key, the proxy setting."""
 
 import os
 import secrets
 from pathlib import Path
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 
 def kept_secret_key(path: Path) -> str:
@@ -22,3 +25,11 @@ def kept_secret_key(path: Path) -> str:
         finally:
             draft.unlink()
     return path.read_text().strip()
+
+
+def register(app: Flask) -> None:
+    hops = app.config["PROXY_HOPS"]
+    if hops:
+        # Each of our proxies appends the address it saw: believe that many entries from
+        # the right of X-Forwarded-For, never what the client wrote before them.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)

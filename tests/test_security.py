@@ -1,12 +1,15 @@
-"""Protections of every request: the development secret key."""
+"""Protections of every request: the development secret key, the client's address behind a proxy."""
 
 import stat
 from pathlib import Path
 
+import pytest
 from flask.sessions import SecureCookieSessionInterface
 
 from app import create_app
+from app.extensions import db
 from app.models import Role
+from tests.conftest import PASSWORD, IsolatedClient
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,3 +53,59 @@ def test_a_session_signed_with_another_portals_key_opens_nothing(app, tmp_path, 
     client.set_cookie("session", forged)
     response = client.get("/users")
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+# --- the client's address, which the login throttle counts ------------------------------------
+
+ADDRESS_LOCKED = "Too many failed attempts from this network address."
+
+
+def sign_in(client, username, password, remote_addr, forwarded_for=None):
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    return client.post(
+        "/login",
+        data={"username": username, "password": password},
+        headers=headers,
+        environ_base={"REMOTE_ADDR": remote_addr},
+    )
+
+
+def test_without_a_trusted_proxy_x_forwarded_for_is_ignored(app, client, make_user, monkeypatch):
+    monkeypatch.setitem(app.config, "LOGIN_MAX_FAILURES_PER_ADDRESS", 3)
+    for n in range(3):  # a new made-up address each time does not dodge the count
+        assert sign_in(client, f"guess{n}", "wrong", "10.7.7.7", f"192.0.2.{n}").status_code == 401
+    response = sign_in(client, make_user(Role.SALES).username, PASSWORD, "10.7.7.7", "192.0.2.99")
+    assert response.status_code == 429 and ADDRESS_LOCKED in response.text
+
+
+@pytest.fixture
+def behind_one_proxy(app):
+    """The portal with PROXY_HOPS=1, on the test database and Redis."""
+    proxied = create_app(
+        "development",
+        TESTING=True,
+        SECRET_KEY="proxied",
+        WTF_CSRF_ENABLED=False,
+        SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
+        REDIS_URL=app.config["REDIS_URL"],
+        PROXY_HOPS=1,
+        LOGIN_MAX_FAILURES_PER_ADDRESS=3,
+    )
+    proxied.test_client_class = IsolatedClient
+    yield proxied
+    with proxied.app_context():
+        db.engine.dispose()
+
+
+def test_behind_a_trusted_proxy_the_address_is_the_one_it_saw(behind_one_proxy, make_user):
+    client = behind_one_proxy.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    proxy = "10.0.0.2"
+    # What the client wrote before the proxy's own entry is not believed.
+    for n, forwarded in enumerate(["203.0.113.5", "198.51.100.1, 203.0.113.5", "203.0.113.5"]):
+        assert sign_in(client, f"guess{n}", "wrong", proxy, forwarded).status_code == 401
+    user = make_user(Role.SALES)
+    response = sign_in(client, user.username, PASSWORD, proxy, "203.0.113.5")
+    assert response.status_code == 429 and ADDRESS_LOCKED in response.text
+    # Another client behind the same proxy is not locked out.
+    assert sign_in(client, user.username, PASSWORD, proxy, "203.0.113.6").status_code == 302

@@ -198,6 +198,18 @@ def test_a_refused_password_change_says_why_and_changes_nothing(client, login_as
     assert client.get("/customers/").status_code == 200
 
 
+def test_guessing_the_current_password_is_throttled_like_signing_in(client, login_as):
+    user = login_as(Role.SALES)
+    data = {"new_password": "a-new-password", "repeat_password": "a-new-password"}
+    for _ in range(5):
+        assert client.post("/account", data=data | {"current_password": "a-guess"}).status_code == 422
+    response = client.post("/account", data=data | {"current_password": PASSWORD})
+    assert response.status_code == 429
+    assert "Too many failed attempts for this account. Try again in 15 minutes." in response.text
+    db.session.refresh(user)
+    assert user.check_password(PASSWORD)
+
+
 def test_signing_out_everywhere_is_audited(client, login_as):
     user = login_as(Role.SALES)
     client.post("/account/sign-out-everywhere")

@@ -20,16 +20,10 @@ def login():
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
-        address = request.remote_addr or "unknown"
-        wait = throttle.seconds_locked(form.username.data, address)
-        if wait:
-            form.username.errors.append(
-                ngettext(
-                    "Too many failed attempts. Try again in %(num)d minute.",
-                    "Too many failed attempts. Try again in %(num)d minutes.",
-                    -(-wait // 60),
-                )
-            )
+        address = client_address()
+        lock = throttle.lock(form.username.data, address)
+        if lock:
+            form.username.errors.append(lock_message(lock))
             status = 429
         else:
             user = services.authenticate(form.username.data, form.password.data)
@@ -43,6 +37,26 @@ def login():
                 login_user(user, remember=form.remember.data)
                 return redirect(local_url(request.args.get("next"), url_for("main.home")))
     return render("accounts/login.html", form=form, status=status)
+
+
+def client_address() -> str:
+    # Behind our proxies, ProxyFix has put the client's address here (settings: PROXY_HOPS).
+    return request.remote_addr or "unknown"
+
+
+def lock_message(lock: throttle.Lock) -> str:
+    minutes = -(-lock.seconds // 60)
+    if lock.on_account:
+        return ngettext(
+            "Too many failed attempts for this account. Try again in %(num)d minute.",
+            "Too many failed attempts for this account. Try again in %(num)d minutes.",
+            minutes,
+        )
+    return ngettext(
+        "Too many failed attempts from this network address. Try again in %(num)d minute.",
+        "Too many failed attempts from this network address. Try again in %(num)d minutes.",
+        minutes,
+    )
 
 
 @bp.post("/logout")
@@ -67,17 +81,24 @@ def stay_signed_in() -> None:
 @login_required
 def account():
     form = PasswordChangeForm()
+    lock = None
     if form.validate_on_submit():
-        try:
-            services.change_password(current_user, form.current_password.data, form.new_password.data)
-        except services.WrongPassword:
-            form.current_password.errors.append(_("This is not your current password."))
+        # Whoever finds a computer left signed in must not guess the password here unthrottled.
+        lock = throttle.lock(current_user.username, client_address())
+        if lock:
+            form.current_password.errors.append(lock_message(lock))
         else:
-            db.session.commit()
-            stay_signed_in()
-            flash(_("Password changed. You are signed out on every other computer and phone."), "success")
-            return redirect(url_for("accounts.account"))
-    return render("accounts/account.html", form=form, status=422 if form.errors else 200)
+            try:
+                services.change_password(current_user, form.current_password.data, form.new_password.data)
+            except services.WrongPassword:
+                throttle.record_failure(current_user.username, client_address())
+                form.current_password.errors.append(_("This is not your current password."))
+            else:
+                db.session.commit()
+                stay_signed_in()
+                flash(_("Password changed. You are signed out on every other computer and phone."), "success")
+                return redirect(url_for("accounts.account"))
+    return render("accounts/account.html", form=form, status=429 if lock else 422 if form.errors else 200)
 
 
 @bp.post("/account/sign-out-everywhere")
