@@ -1,5 +1,6 @@
 """Protections of every request: the development secret key, the client's address behind a proxy."""
 
+import re
 import stat
 from pathlib import Path
 
@@ -109,3 +110,64 @@ def test_behind_a_trusted_proxy_the_address_is_the_one_it_saw(behind_one_proxy, 
     assert response.status_code == 429 and ADDRESS_LOCKED in response.text
     # Another client behind the same proxy is not locked out.
     assert sign_in(client, user.username, PASSWORD, proxy, "203.0.113.6").status_code == 302
+
+
+# --- security headers on every response -------------------------------------------------------
+
+
+def assert_security_headers(response):
+    csp = {
+        part.split(" ", 1)[0]: part.split(" ", 1)[1] for part in response.headers["Content-Security-Policy"].split("; ")
+    }
+    assert csp["script-src"] == "'self'" and csp["style-src"] == "'self'"  # no inline, no eval
+    assert csp["frame-ancestors"] == "'none'"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+@pytest.mark.parametrize(
+    "path, headers, status, kind",
+    [
+        ("/customers/", {}, 200, "text/html"),  # a page
+        ("/customers/?q=x", {"HX-Request": "true"}, 200, "text/html"),  # a fragment
+        ("/static/app.js", {}, 200, "text/javascript"),
+        ("/customers/999999", {}, 404, "text/html"),  # an error page
+        ("/users", {}, 403, "text/html"),
+        ("/customers/export.csv", {}, 200, "text/csv"),  # a download
+        ("/customers/export.xlsx", {}, 200, "application/vnd.openxmlformats"),
+    ],
+)
+def test_every_response_carries_the_security_headers(client, login_as, path, headers, status, kind):
+    login_as(Role.SALES)
+    response = client.get(path, headers=headers)
+    assert response.status_code == status and response.content_type.startswith(kind)
+    assert_security_headers(response)
+
+
+def test_the_login_page_and_its_redirects_carry_them_too(client):
+    assert_security_headers(client.get("/login"))
+    assert_security_headers(client.get("/customers/"))  # a redirect to the login page
+
+
+TEMPLATES = ROOT / "templates"
+# What the Content-Security-Policy refuses: inline scripts, event-handler attributes, hx-on
+# (htmx would eval it), inline styles and style elements.
+REFUSED = {
+    "an inline <script>": r"<script(?![^>]*\ssrc=)",
+    "an on…= attribute": r"\son[a-z]+\s*=",
+    "hx-on": r"hx-on",
+    "a style= attribute": r"\sstyle\s*=",
+    "a <style> element": r"<style",
+}
+
+
+@pytest.mark.parametrize("what, pattern", REFUSED.items(), ids=list(REFUSED))
+def test_no_template_holds_what_the_policy_refuses(what, pattern):
+    found = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in sorted(TEMPLATES.rglob("*.html"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(pattern, line)
+    ]
+    assert not found, f"{what} in {found}"
