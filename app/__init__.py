@@ -1,9 +1,12 @@
 """The portal's application factory."""
 
+from pathlib import Path
+
 from flask import Flask, abort, has_request_context, render_template, request
 from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
+from . import security
 from .config import load_config
 from .extensions import babel, csrf, db, htmx_ext, login_manager, migrate
 
@@ -21,8 +24,12 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     app.url_map.converters["int"] = RowId
     app.config.from_object(load_config(config_name))
     app.config.update(overrides)
-    if not app.config["SECRET_KEY"]:  # checked after the overrides, which may provide it
+    # Checked after the overrides, which may provide either.
+    if not app.config["SECRET_KEY"] and app.config.get("SECRET_KEY_FILE"):
+        app.config["SECRET_KEY"] = security.kept_secret_key(Path(app.config["SECRET_KEY_FILE"]))
+    if not app.config["SECRET_KEY"]:
         raise RuntimeError("SECRET_KEY must be set (or run with PORTAL_ENV=development)")
+    security.register(app)
     register_extensions(app)
     register_blueprints(app)
     register_template_helpers(app)
@@ -43,11 +50,9 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: app.config["SHOP_TIMEZONE"])
     htmx_ext.init_app(app)
 
-    from .models import User
+    from .accounts import sessions
 
-    @login_manager.user_loader
-    def load_user(user_id: str):
-        return db.session.get(User, int(user_id))
+    login_manager.user_loader(sessions.load)
 
     @login_manager.unauthorized_handler
     def to_login():

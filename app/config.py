@@ -2,10 +2,12 @@
 
 Every setting is documented here and nowhere else. Embedded defaults exist only where
 they make sense (SQLite file, embedded Redis, the shop's time zone); production must set
-SECRET_KEY, or the app refuses to start.
+SECRET_KEY, or the app refuses to start. Development makes its own random key (see
+DevelopmentConfig), so no key is ever written in the repository.
 """
 
 import os
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -36,13 +38,23 @@ class Config:
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
+    # "Keep me signed in" lasts this many days (Flask-Login's own default is a year); no
+    # sign-in outlasts it (app.accounts.sessions).
+    REMEMBER_COOKIE_DURATION = timedelta(days=int(os.environ.get("REMEMBER_DAYS", 30)))
     # htmx sends the token in this header (set on <body> with hx-headers).
     WTF_CSRF_HEADERS = ["X-CSRFToken"]
     WTF_CSRF_TIME_LIMIT = None  # valid as long as the session: staff keep pages open all day
 
-    # Login throttle: failed attempts allowed per account and per address in the window.
-    LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", 5))
+    # Login throttle (app.accounts.throttle): failed sign-ins allowed in the window, per
+    # account (guessing one person's password) and per network address (one address trying
+    # many accounts; a whole shop office shares one address, so this limit is much higher).
+    LOGIN_MAX_FAILURES_PER_ACCOUNT = int(os.environ.get("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5))
+    LOGIN_MAX_FAILURES_PER_ADDRESS = int(os.environ.get("LOGIN_MAX_FAILURES_PER_ADDRESS", 50))
     LOGIN_FAILURE_WINDOW_SECONDS = int(os.environ.get("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60))
+    # How many reverse proxies of ours stand in front of the portal. The client's address
+    # (which the throttle counts) is read from X-Forwarded-For only as far as these proxies
+    # wrote it; 0, no proxy, ignores the header, which any client can write.
+    PROXY_HOPS = int(os.environ.get("PROXY_HOPS", 0))
 
     # The shop: its time zone (times are stored in UTC and shown in this zone),
     # the default region for phone numbers typed without +country code.
@@ -84,7 +96,9 @@ class Config:
 
 
 class DevelopmentConfig(Config):
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+    # Without SECRET_KEY, a random key is made on the first start and kept in this file
+    # (instance/ is never in git), so every trial portal signs its sessions with its own key.
+    SECRET_KEY_FILE = str(ROOT / "instance" / "secret_key")
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
 

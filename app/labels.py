@@ -114,6 +114,8 @@ AUDIT_ACTION_LABELS = {
     AuditAction.USER_ACTIVATED: _l("User reactivated"),
     AuditAction.USER_DEACTIVATED: _l("User deactivated"),
     AuditAction.USER_PASSWORD_RESET: _l("Password reset"),
+    AuditAction.USER_PASSWORD_CHANGED: _l("Password changed"),
+    AuditAction.USER_SIGNED_OUT_EVERYWHERE: _l("Signed out everywhere"),
     AuditAction.USER_HANDED_OVER: _l("Customers handed over"),
     AuditAction.IMPORT_FINISHED: _l("Import finished"),
     AuditAction.IMPORT_FAILED: _l("Import failed"),

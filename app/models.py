@@ -144,6 +144,8 @@ class AuditAction(StrEnum):
     USER_ACTIVATED = "user.activated"
     USER_DEACTIVATED = "user.deactivated"
     USER_PASSWORD_RESET = "user.password_reset"
+    USER_PASSWORD_CHANGED = "user.password_changed"
+    USER_SIGNED_OUT_EVERYWHERE = "user.signed_out_everywhere"
     USER_HANDED_OVER = "user.handed_over"
     IMPORT_FINISHED = "import.finished"
     IMPORT_FAILED = "import.failed"
@@ -166,6 +168,13 @@ class User(UserMixin, db.Model):
     # Part of every session and remember cookie: raising it ends all of them (app.accounts).
     session_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    # The sign-in this browser is under (app.accounts.sessions): not a column, set per request.
+    sign_in = None
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the cookies; app.accounts.sessions.load reads it back."""
+        return f"{self.id}:{self.session_version}:{self.sign_in}"
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)

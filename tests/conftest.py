@@ -66,6 +66,7 @@ def app(database_url, tmp_path_factory):
     app = create_app(
         "development",
         TESTING=True,
+        SECRET_KEY=uuid.uuid4().hex,  # its own, so no test writes instance/secret_key
         SQLALCHEMY_DATABASE_URI=database_url,
         REDIS_URL=os.environ.get("REDIS_URL"),
         EMBEDDED_REDIS_DIR=str(tmp_path_factory.mktemp("redis")),

@@ -38,6 +38,9 @@ EXPECTED = {
     ("accounts.login", "GET"): everyone_signed_in(302, anonymous=200),
     ("accounts.login", "POST"): everyone_signed_in(302, anonymous=200),
     ("accounts.logout", "POST"): everyone_signed_in(302),
+    ("accounts.account", "GET"): everyone_signed_in(200),
+    ("accounts.account", "POST"): everyone_signed_in(422),
+    ("accounts.sign_out_everywhere", "POST"): everyone_signed_in(302),
     ("accounts.users", "GET"): _statuses(302, 403, 403, 200),
     ("accounts.users", "POST"): _statuses(302, 403, 403, 422),
     ("accounts.set_active", "POST"): _statuses(302, 403, 403, 302),
@@ -75,7 +78,7 @@ IMPORTS_PREFIX = "/imports"
 
 def _routes():
     # Only the URL map is read here; no database or Redis is touched.
-    app = create_app("development", SQLALCHEMY_DATABASE_URI="sqlite://")
+    app = create_app("development", SECRET_KEY="routes-only", SQLALCHEMY_DATABASE_URI="sqlite://")
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
             continue

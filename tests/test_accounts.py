@@ -174,7 +174,7 @@ def test_sixth_attempt_on_an_account_is_refused_even_with_the_right_password(cli
         assert sign_in(client, user.username, WRONG).status_code == 401
     response = sign_in(client, user.username, PASSWORD)
     assert response.status_code == 429
-    assert "Too many failed attempts. Try again in 15 minutes." in response.text
+    assert "Too many failed attempts for this account. Try again in 15 minutes." in response.text
     assert not signed_in(client)
 
 
@@ -184,16 +184,27 @@ def test_account_throttle_counts_attempts_from_every_address(client, make_user):
         sign_in(client, user.username.upper() if n % 2 else user.username, WRONG, address=f"10.0.0.{n}")
     response = sign_in(client, user.username, PASSWORD, address="10.0.0.99")
     assert response.status_code == 429
-    assert "Too many failed attempts" in response.text
+    assert "Too many failed attempts for this account." in response.text
 
 
-def test_address_throttle_blocks_other_accounts_from_that_address(client, make_user):
+def test_colleagues_typing_wrong_behind_one_office_address_lock_no_one_else_out(client, make_user):
+    colleagues = [make_user(Role.SALES) for _ in range(7)]
+    for colleague in colleagues[:6]:
+        assert sign_in(client, colleague.username, WRONG, address="10.5.5.5").status_code == 401
+    for _ in range(3):  # and one of them again and again
+        assert sign_in(client, colleagues[0].username, WRONG, address="10.5.5.5").status_code == 401
+    assert sign_in(client, colleagues[6].username, PASSWORD, address="10.5.5.5").status_code == 302
+    client.post("/logout")
+    assert sign_in(client, colleagues[1].username, PASSWORD, address="10.5.5.5").status_code == 302
+
+
+def test_address_throttle_stops_one_address_trying_many_accounts(client, make_user):
     victim = make_user(Role.SALES)
-    for n in range(5):
+    for n in range(50):  # LOGIN_MAX_FAILURES_PER_ADDRESS, on accounts that are each tried once
         assert sign_in(client, f"guess{n}", WRONG, address="10.1.1.1").status_code == 401
     response = sign_in(client, victim.username, PASSWORD, address="10.1.1.1")
     assert response.status_code == 429
-    assert "Too many failed attempts" in response.text
+    assert "Too many failed attempts from this network address. Try again in 15 minutes." in response.text
     # The account itself is not locked: from another address it signs in.
     assert sign_in(client, victim.username, PASSWORD, address="10.2.2.2").status_code == 302
 

@@ -1,7 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Length, Regexp
+from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
 from ..labels import ROLE_LABELS
 
@@ -31,4 +31,15 @@ class UserForm(FlaskForm):
 class PasswordResetForm(FlaskForm):
     password = PasswordField(
         _l("New password"), validators=[DataRequired(), Length(min=8, message=_l("At least 8 characters."))]
+    )
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
+    new_password = PasswordField(
+        _l("New password"), validators=[DataRequired(), Length(min=8, message=_l("At least 8 characters."))]
+    )
+    repeat_password = PasswordField(
+        _l("New password again"),
+        validators=[DataRequired(), EqualTo("new_password", message=_l("The two new passwords differ."))],
     )

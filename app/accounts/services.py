@@ -14,6 +14,10 @@ class UsernameTaken(ValueError):
     pass
 
 
+class WrongPassword(ValueError):
+    pass
+
+
 def authenticate(username: str, password: str) -> User | None:
     user = db.session.scalar(select(User).where(func.lower(User.username) == username.strip().lower()))
     if user is not None and user.active and user.check_password(password):
@@ -37,6 +41,11 @@ def create_user(username: str, display_name: str, role: Role, password: str, act
     return user
 
 
+def _end_sessions(user: User) -> None:
+    """Every session and "keep me signed in" cookie of theirs stops working (app.accounts.sessions)."""
+    user.session_version += 1
+
+
 def set_active(user: User, active: bool, actor: User) -> None:
     audit_log.record(
         AuditAction.USER_ACTIVATED if active else AuditAction.USER_DEACTIVATED,
@@ -46,11 +55,28 @@ def set_active(user: User, active: bool, actor: User) -> None:
         actor=actor,
     )
     user.active = active
+    if not active:  # and reactivating later must not bring their old sessions back
+        _end_sessions(user)
 
 
 def reset_password(user: User, password: str, actor: User) -> None:
     user.set_password(password)
+    _end_sessions(user)
     audit_log.record(AuditAction.USER_PASSWORD_RESET, subject=f"user:{user.id}", actor=actor)
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """A person changes their own password, knowing the current one; their sessions end."""
+    if not user.check_password(current):
+        raise WrongPassword
+    user.set_password(new)
+    _end_sessions(user)
+    audit_log.record(AuditAction.USER_PASSWORD_CHANGED, subject=f"user:{user.id}", actor=user)
+
+
+def sign_out_everywhere(user: User) -> None:
+    _end_sessions(user)
+    audit_log.record(AuditAction.USER_SIGNED_OUT_EVERYWHERE, subject=f"user:{user.id}", actor=user)
 
 
 def staff() -> list[User]:

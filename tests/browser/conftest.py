@@ -60,6 +60,7 @@ def worker(app):
     get_redis()  # make sure the (embedded) Redis is up and its URL known
     env = os.environ | {
         "PORTAL_ENV": "development",
+        "SECRET_KEY": app.config["SECRET_KEY"],
         "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
         "REDIS_URL": app.config["REDIS_URL"],
         "RQ_QUEUE": app.config["RQ_QUEUE"],

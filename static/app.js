@@ -1,0 +1,30 @@
+// The portal's few behaviours beyond htmx. Listeners on the document read data- attributes,
+// so they work on swapped-in markup too, and the Content-Security-Policy needs no inline
+// script and htmx no eval (which hx-on would need):
+//   data-confirm="question"   a click goes on only if the user says yes
+//   data-remove="selector"    a click removes the closest element that matches
+//   data-check-all="name"     ticking this box ticks (or unticks) every box of that name in its form
+//   data-submit-on-change     choosing a value submits the form
+document.addEventListener("click", (event) => {
+  const asking = event.target.closest("[data-confirm]");
+  if (asking && !window.confirm(asking.dataset.confirm)) {
+    event.preventDefault();
+    return;
+  }
+  const removing = event.target.closest("[data-remove]");
+  if (removing) {
+    removing.closest(removing.dataset.remove)?.remove();
+  }
+});
+
+document.addEventListener("change", (event) => {
+  const all = event.target.closest("[data-check-all]");
+  if (all) {
+    for (const box of all.form.querySelectorAll("input[type=checkbox]")) {
+      if (box.name === all.dataset.checkAll) box.checked = all.checked;
+    }
+  }
+  if (event.target.matches("[data-submit-on-change]")) {
+    event.target.form.requestSubmit();
+  }
+});
