@@ -247,14 +247,18 @@ def test_do_not_contact_offers_to_blacklist_the_phone(client, login_as, make_cus
     response = client.post(f"/follow-ups/{task.id}/outcome", data=outcome(task, "do_not_contact"), headers=HX)
     text = " ".join(response.text.split())
     assert f'<article id="task-{task.id}"' in text
-    assert "Recorded for 别打了: Do not contact. No further follow-ups." in text
-    assert "Blacklist 138 9999 0000?" in text and "Blacklist the phone" in text
+    # The status line above the cards speaks of this customer (it kept the previous one's outcome).
+    status = re.search(r'<p id="queue-status"[^>]*hx-swap-oob="true">(.*?)</p>', text).group(1)
+    assert status.strip() == "Recorded for 别打了: Do not contact. No further follow-ups."
+    assert "别打了 asked not to be contacted. Blacklist the phone 138 9999 0000 too" in text
+    assert "Blacklist the phone" in text
     assert f'hx-post="/blacklist/follow-ups/{task.id}"' in text
     assert open_tasks(customer.id) == []
 
     response = client.post(f"/blacklist/follow-ups/{task.id}", headers=HX)
     assert response.status_code == 200
-    assert "138 9999 0000 is blacklisted: it receives no SMS of any kind." in response.text
+    text = " ".join(response.text.split())
+    assert "The phone of 别打了, 138 9999 0000, is blacklisted: it receives no SMS of any kind." in text
     [entry] = db.session.scalars(select(BlacklistEntry))
     assert (entry.phone, entry.reason, entry.note, entry.source, entry.customer_id, entry.added_by_id) == (
         "+8613899990000",

@@ -53,8 +53,10 @@ def test_sales_works_three_tasks_from_the_queue(page, live_server, sign_in, make
     card_id = page.locator(".task-card", has_text="别打了").get_attribute("id")
     third = page.locator(f"#{card_id}")
     third.get_by_role("button", name="Do not contact").click()
-    expect(third).to_contain_text("No further follow-ups")
+    expect(third).to_contain_text("别打了 asked not to be contacted")
+    expect(page.locator("#queue-status")).to_contain_text("Recorded for 别打了: Do not contact. No further follow-ups.")
     third.get_by_role("button", name="Blacklist the phone").click()
+    expect(third).to_contain_text("The phone of 别打了")
     expect(third).to_contain_text("is blacklisted")
     expect(counters).to_contain_text("0 Due today")
 

@@ -67,7 +67,7 @@ def test_the_main_pages_run_under_the_policy(page, live_server, sign_in, make_us
     # Do not contact → blacklist → dismiss.
     blacklisted = card("要拉黑")
     blacklisted.get_by_role("button", name="Do not contact").click()
-    expect(blacklisted).to_contain_text("No further follow-ups")
+    expect(blacklisted).to_contain_text("asked not to be contacted")
     blacklisted.get_by_role("button", name="Blacklist the phone").click()
     expect(blacklisted).to_contain_text("is blacklisted")
     blacklisted.get_by_role("button", name="Dismiss").click()
@@ -76,7 +76,7 @@ def test_the_main_pages_run_under_the_policy(page, live_server, sign_in, make_us
     # Do not contact → "No": the offer goes away.
     declined = card("不拉黑")
     declined.get_by_role("button", name="Do not contact").click()
-    expect(declined).to_contain_text("No further follow-ups")
+    expect(declined).to_contain_text("asked not to be contacted")
     declined.get_by_role("button", name="No", exact=True).click()
     expect(declined).to_have_count(0)
 
