@@ -35,6 +35,7 @@ def _render(
     filters: Filters,
     form: AssignForm,
     message: tuple[str, str] | None = None,
+    auto_message: tuple[str, str] | None = None,
     status: int = 200,
 ):
     page = page_of(
@@ -50,6 +51,7 @@ def _render(
         page=page,
         loads=accounts.sales_loads(),
         message=message,
+        auto_message=auto_message,
         layers=LAYER_LABELS,
         states=FOLLOW_UP_STATE_LABELS,
         status=status,
@@ -136,7 +138,7 @@ def auto_assign():
             )
         else:
             message = ("info", _("Nothing to assign: every customer has an owner."))
-    return _render("workspace", filter_form, filters, form, message=message, status=status)
+    return _render("workspace", filter_form, filters, form, auto_message=message, status=status)
 
 
 @bp.route("/handover/<int:user_id>", methods=["GET", "POST"])

@@ -44,3 +44,24 @@ def test_keyboard_focus_is_visible_on_links_and_buttons(page, sign_in, make_user
         page.keyboard.press("Tab")  # focus by keyboard, as :focus-visible requires
         outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
         assert outline not in ("", "none"), selector
+
+
+def test_what_came_of_assigning_shows_where_the_ticking_happened(on_a_phone, sign_in, make_user, make_customer):
+    page = on_a_phone
+    make_user(Role.SALES, display_name="接手的")
+    for number in range(25):
+        make_customer(name=f"待分配{number:02d}")
+    sign_in(make_user(Role.SUPERVISOR), then="/assignment/?sort=name")
+    last = page.get_by_label("待分配24")
+    last.scroll_into_view_if_needed()
+
+    page.get_by_role("button", name="Assign the ticked customers").click()  # nobody chosen yet
+    expect(page.locator("#assign-owner-error")).to_be_in_viewport()
+
+    page.get_by_label("待分配24").check()
+    page.locator("#assign-owner").select_option(label="接手的")
+    page.get_by_role("button", name="Assign the ticked customers").click()
+    message = page.locator(".assign-panel .flash")
+    expect(message).to_contain_text("1 customer assigned to 接手的")
+    expect(message).to_be_in_viewport()
+    expect(page.get_by_label("待分配24")).to_be_in_viewport()  # the list stayed where it was
