@@ -5,6 +5,8 @@
 //   data-remove="selector"    a click removes the closest element that matches
 //   data-check-all="name"     ticking this box ticks (or unticks) every box of that name in its form
 //   data-submit-on-change     choosing a value submits the form
+//   data-checks="id"          a field's check, swapped in as it is typed: the field is marked
+//                             invalid (aria-invalid) while the check shows an error
 document.addEventListener("click", (event) => {
   const asking = event.target.closest("[data-confirm]");
   if (asking && !window.confirm(asking.dataset.confirm)) {
@@ -26,5 +28,14 @@ document.addEventListener("change", (event) => {
   }
   if (event.target.matches("[data-submit-on-change]")) {
     event.target.form.requestSubmit();
+  }
+});
+
+document.addEventListener("htmx:afterSettle", () => {
+  for (const check of document.querySelectorAll("[data-checks]")) {
+    const field = document.getElementById(check.dataset.checks);
+    if (!field) continue;
+    if (check.classList.contains("field-error")) field.setAttribute("aria-invalid", "true");
+    else field.removeAttribute("aria-invalid");
   }
 });

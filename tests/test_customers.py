@@ -29,8 +29,10 @@ def reload(customer: Customer) -> Customer:
 
 
 def field_error(text: str, field: str) -> str | None:
-    """The error shown under `field`, or None."""
-    match = re.search(rf'<small class="field-error" id="{field}-error">([^<]*)</small>', text)
+    """The error shown under `field`, or None (a field checked as typed has its check's slot)."""
+    match = re.search(rf'<small class="field-error" id="{field}-error">([^<]*)</small>', text) or re.search(
+        rf'<small id="{field}-check" data-checks="{field}"[^>]*class="field-error">([^<]*)</small>', text
+    )
     return match.group(1) if match else None
 
 
@@ -119,10 +121,14 @@ def test_phone_is_checked_as_typed(client, login_as):
     login_as(Role.SALES)
     response = client.get("/customers/check?phone=138 1234 5678", headers={"HX-Request": "true"})
     assert response.status_code == 200
-    assert "<html" not in response.text and response.text.strip().startswith('<div id="checks"')
-    assert "✓ 138 1234 5678" in response.text
+    assert "<html" not in response.text and '<div id="checks"' in response.text
+    # What the check says goes right under the phone field (an out-of-band swap), in place of
+    # whatever it said before, a submitted form's error included.
+    slot = re.search(r'<small id="phone-check"[^>]*hx-swap-oob="true"[^>]*>(.*?)</small>', response.text, re.S)
+    assert slot.group(1).strip() == "✓ 138 1234 5678" and 'class="ok"' in slot.group(0)
     response = client.get("/customers/check?phone=12345678901", headers={"HX-Request": "true"})
-    assert PHONE_ERROR in response.text
+    slot = re.search(r'<small id="phone-check"[^>]*>(.*?)</small>', response.text, re.S)
+    assert slot.group(1).strip() == PHONE_ERROR and 'class="field-error"' in slot.group(0)
     assert "Already registered" not in response.text
 
 
