@@ -75,7 +75,7 @@ OUTCOME_LABELS = {
     Outcome.DO_NOT_CONTACT: _l("Do not contact"),
 }
 CHANNEL_LABELS = {
-    Channel.PHONE: _l("Phone"),
+    Channel.PHONE: _l("Phone call"),
     Channel.WECHAT: _l("WeChat"),
     Channel.WANGWANG: _l("Wangwang"),
     Channel.QQ: "QQ",

@@ -151,7 +151,7 @@ def test_a_card_shows_what_the_call_needs(client, login_as, make_customer, make_
     # The timeline opens inline; five outcome buttons, the channel preset to phone.
     assert f'hx-get="/customers/{customer.id}"' in card
     assert len(re.findall(r'<button type="submit" name="task\d+-outcome"', card)) == 5
-    assert '<option value="phone" selected>Phone</option>' in card
+    assert '<option value="phone" selected>Phone call</option>' in card
 
 
 def test_show_more_loads_the_next_cards(client, login_as, make_customer):
@@ -273,7 +273,7 @@ def test_do_not_contact_offers_to_blacklist_the_phone(client, login_as, make_cus
     assert "The phone is blacklisted (Manual) since" in page
     timeline = words(page[page.index('<ol class="timeline">') :])
     assert "Phone blacklisted · Manual · Asked not to be contacted" in timeline
-    assert "Follow-ups: Do not contact" in timeline and "Outcome: Do not contact · Phone" in timeline
+    assert "Follow-ups: Do not contact" in timeline and "Outcome: Do not contact · Phone call" in timeline
 
 
 def test_the_blacklist_offer_exists_only_after_do_not_contact(client, login_as, make_customer):
@@ -388,7 +388,7 @@ def test_the_customer_page_shows_the_follow_up_panel_and_readable_events(client,
     assert "Bring back into the follow-ups" not in panel  # still followed up
     timeline = words(page[page.index('<ol class="timeline">') :])
     assert f"Follow-up opened · cycle 2 · Revisit · due {task.due_on.isoformat()} · for Xiao Li" in timeline
-    assert "Outcome: No answer · Phone · “没接” · 12 days late" in timeline
+    assert "Outcome: No answer · Phone call · “没接” · 12 days late" in timeline
 
 
 def test_a_supervisor_brings_a_lost_customer_back(client, login_as, make_user, make_customer):
