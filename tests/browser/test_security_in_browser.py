@@ -49,7 +49,7 @@ def test_the_main_pages_run_under_the_policy(page, live_server, sign_in, make_us
     # Registration: the phone is checked as it is typed.
     page.goto(f"{live_server}/customers/new")
     page.fill("#phone", "12345")
-    expect(page.locator("#checks")).to_contain_text("Not a valid mobile number")
+    expect(page.locator("#phone-check")).to_contain_text("Not a valid mobile number")
 
     # The queue: choosing whose queue opens it.
     page.goto(f"{live_server}/follow-ups/")
