@@ -180,10 +180,6 @@ FILLED_BY_MERGE = (
 MERGED_RECORD = ("name", "platform", "nickname", "source", "owner_id", "created_at", "tags", *FILLED_BY_MERGE)
 
 
-class SameCustomer(ValueError):
-    """A record cannot be merged into itself."""
-
-
 def merge(kept: Customer, other: Customer, actor: User, now: datetime | None = None) -> dict:
     """Merge `other` into `kept`, both one person's records, and delete `other`.
 
@@ -195,7 +191,7 @@ def merge(kept: Customer, other: Customer, actor: User, now: datetime | None = N
     says what happened. Returns what moved, as that entry says it. Nothing is committed.
     """
     if kept.id == other.id:
-        raise SameCustomer(kept.id)
+        raise ValueError("a record cannot be merged into itself")  # it would be deleted
     now = now or utcnow()
     record = {key: getattr(other, key) for key in MERGED_RECORD}
     before = audit_log.changes({}, record)[1] | {"id": other.id}

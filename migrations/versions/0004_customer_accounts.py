@@ -1,5 +1,7 @@
-"""customer accounts (a customer may hold several platform accounts); import notes and counts;
-fully refunded orders are refunded
+"""customer accounts (several platform accounts per customer), import notes and counts, full refunds
+
+A customer's platform + nickname becomes their first account; orders refunded in full become
+refunded.
 
 Revision ID: 0004
 Revises: 0003
