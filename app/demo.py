@@ -21,6 +21,7 @@ from .jobs import recompute_segments
 from .models import (
     Channel,
     Customer,
+    CustomerAccount,
     FollowUp,
     Order,
     OrderStatus,
@@ -154,9 +155,17 @@ def _settled(status: OrderStatus, age: timedelta) -> OrderStatus:
 
 
 def insert_customers(connection, rows: list[dict]) -> list[int]:
-    """Bulk-insert customer rows and index them for search; returns their ids in order."""
+    """Bulk-insert customer rows with their platform accounts and index them for search;
+    returns their ids in order."""
     statement = insert(Customer).returning(Customer.id, sort_by_parameter_order=True)
     ids = list(connection.scalars(statement, rows))
+    accounts = [
+        {"customer_id": cid, "platform": row["platform"], "nickname": row["nickname"]}
+        for cid, row in zip(ids, rows)
+        if row.get("platform") and row.get("nickname")
+    ]
+    if accounts:
+        connection.execute(insert(CustomerAccount), accounts)
     reindex(connection, zip(ids, (row["search_text"] for row in rows)))
     return ids
 

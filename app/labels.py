@@ -104,6 +104,7 @@ AUDIT_ACTION_LABELS = {
     AuditAction.CUSTOMER_REGISTERED: _l("Registered"),
     AuditAction.CUSTOMER_EDITED: _l("Edited"),
     AuditAction.CUSTOMER_COMPLAINT: _l("Complaint recorded"),
+    AuditAction.CUSTOMERS_MERGED: _l("Merged with another record"),
     AuditAction.OWNER_CHANGED: _l("Owner changed"),
     AuditAction.FOLLOW_UP_OPENED: _l("Follow-up opened"),
     AuditAction.FOLLOW_UP_RECORDED: _l("Outcome recorded"),

@@ -8,8 +8,20 @@ from decimal import Decimal
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, Numeric, String, Text, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    inspect,
+    text,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db
@@ -112,6 +124,23 @@ class OrderStatus(StrEnum):
 
 
 PAID_STATUSES = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.COMPLETED)
+# How far along an order is; closed and refunded end it.
+_PROGRESS = {OrderStatus.UNPAID: 0, OrderStatus.PAID: 1, OrderStatus.SHIPPED: 2, OrderStatus.COMPLETED: 3}
+
+
+def status_after(current: str, incoming: str) -> str:
+    """The status an order has once a report says `incoming`: statuses only move forward
+    (unpaid → paid → shipped → completed, or to closed / refunded), so a report older than
+    what is stored leaves the order as it is. A completed order can still be refunded (a
+    refund after delivery), not closed; closed and refunded are final.
+    """
+    if current == incoming or current not in _PROGRESS:
+        return current
+    if incoming == OrderStatus.REFUNDED:
+        return incoming
+    if incoming == OrderStatus.CLOSED:
+        return current if current == OrderStatus.COMPLETED else incoming
+    return incoming if _PROGRESS[incoming] > _PROGRESS[current] else current
 
 
 class Review(StrEnum):
@@ -147,6 +176,7 @@ class AuditAction(StrEnum):
     USER_PASSWORD_CHANGED = "user.password_changed"
     USER_SIGNED_OUT_EVERYWHERE = "user.signed_out_everywhere"
     USER_HANDED_OVER = "user.handed_over"
+    CUSTOMERS_MERGED = "customer.merged"
     IMPORT_FINISHED = "import.finished"
     IMPORT_FAILED = "import.failed"
 
@@ -209,6 +239,8 @@ class Customer(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
+    # The customer's first platform account, shown in the list and exported; it is one of
+    # `accounts` too (kept so by _keep_first_account), where every account is unique.
     platform: Mapped[str | None] = mapped_column(String(20))
     nickname: Mapped[str | None] = mapped_column(String(100))
     phone: Mapped[str | None] = mapped_column(String(20), index=True)  # E.164
@@ -258,6 +290,9 @@ class Customer(db.Model):
     open_follow_up: Mapped["FollowUp | None"] = relationship(
         primaryjoin="and_(FollowUp.customer_id == Customer.id, FollowUp.status == 'open')", viewonly=True, uselist=False
     )
+    accounts: Mapped[list["CustomerAccount"]] = relationship(
+        back_populates="customer", cascade="all, delete-orphan", order_by="CustomerAccount.id"
+    )
 
     @property
     def tag_list(self) -> list[str]:
@@ -268,6 +303,52 @@ class Customer(db.Model):
         if not self.paid_order_count:
             return None
         return (self.total_spend / self.paid_order_count).quantize(Decimal("0.01"))
+
+
+class CustomerAccount(db.Model):
+    """One platform account of a customer: a nickname on a platform. A buyer who orders on
+    Taobao and on 1688 is one customer with two accounts; an imported row finds its
+    customer by its account (app.imports.importer)."""
+
+    __tablename__ = "customer_accounts"
+    __table_args__ = (UniqueConstraint("platform", "nickname", name="uq_customer_accounts_platform_nickname"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    nickname: Mapped[str] = mapped_column(String(100))
+
+    customer: Mapped[Customer] = relationship(back_populates="accounts")
+
+
+@event.listens_for(Session, "before_flush", insert=True)  # first: the search text reads the accounts
+def _keep_first_account(session: Session, flush_context, instances) -> None:
+    """A customer's platform + nickname, as registered or edited, is one of their accounts:
+    a new pair is added, a changed one renames its account, a cleared one removes it."""
+    for customer in [*session.new, *session.dirty]:
+        if not isinstance(customer, Customer):
+            continue
+        if customer in session.new:
+            old = None
+        else:
+            attrs = inspect(customer).attrs
+            platform, nickname = attrs.platform.history, attrs.nickname.history
+            if not (platform.has_changes() or nickname.has_changes()):
+                continue
+            old = (
+                (platform.deleted or platform.unchanged or [None])[0],
+                (nickname.deleted or nickname.unchanged or [None])[0],
+            )
+        new = (customer.platform, customer.nickname) if customer.platform and customer.nickname else None
+        accounts = {(a.platform, a.nickname): a for a in customer.accounts}
+        renamed = accounts.get(old) if old else None
+        if new in accounts or new is None:
+            if renamed is not None and new != old:
+                customer.accounts.remove(renamed)
+        elif renamed is not None:
+            renamed.platform, renamed.nickname = new
+        else:
+            customer.accounts.append(CustomerAccount(platform=new[0], nickname=new[1]))
 
 
 class CustomerGram(db.Model):
@@ -433,6 +514,13 @@ class ImportRun(db.Model):
     rejected: Mapped[list | None] = mapped_column(JSON)
     rejected_count: Mapped[int] = mapped_column(default=0)  # len(rejected), for lists that skip loading it
     customers_created: Mapped[int] = mapped_column(default=0)
+    # Rows that joined an existing customer by phone, and rows kept without an invalid phone:
+    # [{"line": n, "code": "...", "params": {...}, "reason": "...", "customer_id": id}].
+    notes: Mapped[list | None] = mapped_column(JSON)
+    joined_by_phone: Mapped[int] = mapped_column(default=0, server_default="0")
+    phones_dropped: Mapped[int] = mapped_column(default=0, server_default="0")
+    older: Mapped[int] = mapped_column(default=0, server_default="0")  # rows older than the stored order
+    line_items: Mapped[int] = mapped_column(default=0, server_default="0")  # further rows of an order above
     error: Mapped[str | None] = mapped_column(Text)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     started_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

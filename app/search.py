@@ -1,7 +1,7 @@
 """Substring search over customers that works for Chinese, at any query length.
 
-Each customer has a `search_text`: lower-cased name, nickname, phone digits, WeChat and
-tags, one field per line. Two indexes serve it:
+Each customer has a `search_text`: lower-cased name, nicknames (of every platform account),
+phone digits, WeChat and tags, one field per line. Two indexes serve it:
 
 * SQLite: the FTS5 table `customer_fts` (trigram tokenizer, external content kept in sync by
   triggers, see the initial migration) answers terms of 3+ characters.
@@ -22,11 +22,11 @@ listeners below); bulk writers (the importer, the bench generator) call `reindex
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Select, and_, delete, event, func, literal_column, select, table
+from sqlalchemy import Connection, Select, and_, delete, event, func, inspect, literal_column, select, table
 from sqlalchemy.orm import Session
 
 from . import phones
-from .models import Customer, CustomerGram
+from .models import Customer, CustomerAccount, CustomerGram
 
 FIELD_SEPARATOR = "\n"
 # The largest code point: a 1-character term t matches grams in [t, t + MAX_CHAR).
@@ -39,10 +39,24 @@ def text_for(
     phone: str | None = None,
     wechat: str | None = None,
     tags: str | None = None,
+    other_nicknames: Iterable[str] = (),
 ) -> str:
-    fields = [name, nickname, phones.national_digits(phone) if phone else None, wechat]
+    """The search text of a customer; `other_nicknames`: those of their other platform accounts."""
+    nicknames = dict.fromkeys([nickname, *other_nicknames])  # each once, in order
+    fields = [name, *nicknames, phones.national_digits(phone) if phone else None, wechat]
     fields += (tags or "").split(",")
     return FIELD_SEPARATOR.join(f.strip().lower() for f in fields if f and f.strip())
+
+
+def text_of(customer: Customer) -> str:
+    return text_for(
+        customer.name,
+        customer.nickname,
+        customer.phone,
+        customer.wechat,
+        customer.tags,
+        [account.nickname for account in customer.accounts],
+    )
 
 
 def grams_of(text: str) -> set[str]:
@@ -170,19 +184,37 @@ _FTS = table("customer_fts")
 _FTS_COLUMN = literal_column("customer_fts")
 
 
+# What a customer's search text is made of (text_of).
+_SEARCHED = ("name", "nickname", "phone", "wechat", "tags", "accounts")
+
+
 @event.listens_for(Session, "before_flush")
 def _refresh_search_text(session: Session, flush_context, instances) -> None:
-    changed = [o for o in (*session.new, *session.dirty) if isinstance(o, Customer)]
+    changed = {
+        o
+        for o in (*session.new, *session.dirty)
+        if isinstance(o, Customer)
+        and (o in session.new or any(inspect(o).attrs[key].history.has_changes() for key in _SEARCHED))
+    }
+    # A renamed account changes its customer's text too.
+    changed |= {
+        o.customer for o in (*session.new, *session.dirty) if isinstance(o, CustomerAccount) and o.customer is not None
+    }
     pending = session.info.setdefault("search_reindex", [])
     for customer in changed:
-        text = text_for(customer.name, customer.nickname, customer.phone, customer.wechat, customer.tags)
+        if customer in session.deleted:
+            continue
+        text = text_of(customer)
         if customer in session.new or text != customer.search_text:
             customer.search_text = text
             pending.append(customer)
+    # SQLite does not enforce foreign keys here: a deleted customer's grams go by hand.
+    session.info.setdefault("search_forget", []).extend(o.id for o in session.deleted if isinstance(o, Customer))
 
 
 @event.listens_for(Session, "after_flush")
 def _refresh_grams(session: Session, flush_context) -> None:
     pending = session.info.pop("search_reindex", [])
-    if pending:
-        reindex(session.connection(), [(c.id, c.search_text) for c in pending])
+    forget = session.info.pop("search_forget", [])
+    if pending or forget:
+        reindex(session.connection(), [(c.id, c.search_text) for c in pending] + [(cid, "") for cid in forget])

@@ -59,8 +59,8 @@ class Stats:
 
     first_paid_at: datetime | None = None
     last_paid_at: datetime | None = None
-    spend_in_window: Decimal = Decimal("0")  # paid in the last `spend_days`
-    spend_in_tier_window: Decimal = Decimal("0")  # paid in the last `tier_days`
+    spend_in_window: Decimal = Decimal("0")  # paid (less refunds) in the last `spend_days`
+    spend_in_tier_window: Decimal = Decimal("0")  # paid (less refunds) in the last `tier_days`
     recent_paid_orders: int = 0  # paid in the last `active_days`
     recent_bad_reviews: int = 0  # neutral or bad, in the last `bad_review_days`
     recent_refunds: int = 0  # in the last `picky_days`
@@ -141,13 +141,17 @@ def classify(stats_by_customer: dict[int, Stats], now: datetime, t: Thresholds) 
     }
 
 
-def gather(connection: Connection, now: datetime, t: Thresholds):
-    """Per customer with orders: Stats, the figures shown on the customer; complaint counts (all, recent)."""
+def gather(connection: Connection, now: datetime, t: Thresholds, only: list[int] | None = None):
+    """Per customer with orders: Stats, the figures shown on the customer; complaint counts
+    (all, recent). Every customer's, or `only` these customers'."""
 
     def since(days: int) -> datetime:
         return now - timedelta(days=days)
 
     paid = Order.status.in_(PAID_STATUSES) & Order.paid_at.is_not(None)
+    # What the customer kept paying for: a partial refund takes its amount off the order's
+    # (a full refund makes the order refunded, which counts as no paid order at all).
+    spent = Order.amount - Order.refund_amount
 
     def paid_sum(value, days):
         return func.sum(case((paid & (Order.paid_at >= since(days)), value), else_=0))
@@ -158,9 +162,9 @@ def gather(connection: Connection, now: datetime, t: Thresholds):
         func.min(case((paid, Order.paid_at))),
         func.max(case((paid, Order.paid_at))),
         func.sum(case((paid, 1), else_=0)),
-        func.sum(case((paid, Order.amount), else_=0)),
-        paid_sum(Order.amount, t.spend_days),
-        paid_sum(Order.amount, t.tier_days),
+        func.sum(case((paid, spent), else_=0)),
+        paid_sum(spent, t.spend_days),
+        paid_sum(spent, t.tier_days),
         paid_sum(1, t.active_days),
         func.sum(
             case(
@@ -171,17 +175,16 @@ def gather(connection: Connection, now: datetime, t: Thresholds):
         func.sum(case((refunded & (Order.created_at >= since(t.picky_days)), 1), else_=0)),
         func.sum(case((refunded, 1), else_=0)),
     ).group_by(Order.customer_id)
+    complaints_query = select(
+        Complaint.customer_id,
+        func.count(),
+        func.sum(case((Complaint.at >= since(t.picky_days), 1), else_=0)),
+    ).group_by(Complaint.customer_id)
+    if only is not None:
+        per_customer = per_customer.where(Order.customer_id.in_(only))
+        complaints_query = complaints_query.where(Complaint.customer_id.in_(only))
     # Every complaint counts toward the customer's figure; only recent ones toward "picky".
-    complaints = {
-        cid: (total, recent or 0)
-        for cid, total, recent in connection.execute(
-            select(
-                Complaint.customer_id,
-                func.count(),
-                func.sum(case((Complaint.at >= since(t.picky_days), 1), else_=0)),
-            ).group_by(Complaint.customer_id)
-        )
-    }
+    complaints = {cid: (total, recent or 0) for cid, total, recent in connection.execute(complaints_query)}
     stats, figures = {}, {}
     for cid, first, last, count, total, spend, tier_spend, recent, bad, refunds, all_refunds in connection.execute(
         per_customer
@@ -206,6 +209,26 @@ def gather(connection: Connection, now: datetime, t: Thresholds):
     return stats, figures, complaints
 
 
+NO_ORDERS = {
+    "first_paid_at": None,
+    "last_paid_at": None,
+    "paid_order_count": 0,
+    "total_spend": Decimal("0.00"),
+    "refund_count": 0,
+}
+
+
+def refresh_figures(connection: Connection, customer_ids: list[int], now: datetime, t: Thresholds) -> None:
+    """The figures of a few customers (paid orders, spend, refunds, complaints) from their
+    orders now; their layer, tier and flags wait for the next recompute, which ranks
+    everyone's spend."""
+    _, figures, complaints = gather(connection, now, t, only=customer_ids)
+    table = Customer.__table__
+    for cid in customer_ids:
+        values = figures.get(cid, NO_ORDERS) | {"complaint_count": complaints.get(cid, (0, 0))[0]}
+        connection.execute(update(table).where(table.c.id == cid).values(values))
+
+
 def recompute(connection: Connection, now: datetime, t: Thresholds) -> int:
     """Recompute every customer's figures, segment, tier and flags; returns how many changed."""
     stats, figures, complaints = gather(connection, now, t)
@@ -227,18 +250,11 @@ def recompute(connection: Connection, now: datetime, t: Thresholds) -> int:
     for cid in current:
         if cid not in stats:
             stats[cid] = Stats(recent_complaints=complaints.get(cid, (0, 0))[1])
-    no_orders = {
-        "first_paid_at": None,
-        "last_paid_at": None,
-        "paid_order_count": 0,
-        "total_spend": Decimal("0.00"),
-        "refund_count": 0,
-    }
     changes = []
     for cid, values in classify(stats, now, t).items():
         if cid not in current:  # orders of a customer deleted meanwhile
             continue
-        values |= figures.get(cid, no_orders)
+        values |= figures.get(cid, NO_ORDERS)
         values["complaint_count"] = complaints.get(cid, (0, 0))[0]
         before = current[cid]
         if any(before[k] != v for k, v in values.items()):

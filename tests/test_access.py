@@ -59,6 +59,8 @@ EXPECTED = {
     ("customers.edit", "GET"): everyone_signed_in(200),
     ("customers.edit", "POST"): everyone_signed_in(422),
     ("customers.complaint", "POST"): everyone_signed_in(422),
+    ("customers.merge", "GET"): _statuses(302, 403, 200, 200),
+    ("customers.merge", "POST"): _statuses(302, 403, 422, 422),
     ("followups.queue", "GET"): everyone_signed_in(200),
     ("followups.counters", "GET"): everyone_signed_in(200),
     ("followups.record", "POST"): everyone_signed_in(422),

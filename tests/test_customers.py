@@ -8,11 +8,28 @@ from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app import phones
+from app.blacklist import services as blacklist
+from app.customers import services as customers
 from app.extensions import db
-from app.models import AuditEntry, Complaint, Customer, Layer, Role, Tier
+from app.followups import services as followups
+from app.models import (
+    AuditEntry,
+    BlacklistEntry,
+    BlacklistReason,
+    Complaint,
+    Customer,
+    CustomerAccount,
+    CustomerGram,
+    FollowUp,
+    Layer,
+    Order,
+    Role,
+    Tier,
+    User,
+)
 
 PHONE_ERROR = "Not a valid mobile number. Type 11 digits, e.g. 138 1234 5678."
 NICKNAME_TAKEN = "A customer with this nickname on this platform is already registered."
@@ -772,3 +789,220 @@ def test_empty_complaint_is_refused_next_to_the_field(client, login_as, make_cus
     assert response.status_code == 422
     assert field_error(response.text, "note") == "This field is required."
     assert reload(customer).complaint_count == 0
+
+
+# --- platform accounts ------------------------------------------------------------------------
+
+
+def accounts_of(customer_id: int) -> list[tuple[str, str]]:
+    query = select(CustomerAccount.platform, CustomerAccount.nickname).where(CustomerAccount.customer_id == customer_id)
+    return sorted(db.session.execute(query).all())
+
+
+def test_a_registered_nickname_is_the_customers_first_account(client, login_as):
+    login_as(Role.SALES)
+    client.post("/customers/new", data=registration(name="有旺旺", platform="taobao", nickname="tb_cat"))
+    customer = db.session.scalar(select(Customer))
+    assert accounts_of(customer.id) == [("taobao", "tb_cat")]
+
+
+def test_a_nickname_held_as_another_customers_second_account_is_taken(client, login_as, make_customer):
+    login_as(Role.SUPERVISOR)
+    holder = make_customer(name="两个号", platform="1688", nickname="yiwu_shop")
+    holder.accounts.append(CustomerAccount(platform="taobao", nickname="tb_second"))
+    db.session.commit()
+    check = client.get("/customers/check?phone=&platform=taobao&nickname=tb_second", headers={"HX-Request": "true"})
+    assert f'<a href="/customers/{holder.id}">open this record</a>' in check.text
+    response = client.post("/customers/new", data=registration(platform="taobao", nickname="tb_second"))
+    assert response.status_code == 422
+    assert field_error(response.text, "nickname") == NICKNAME_TAKEN
+    assert customer_count() == 1
+
+
+def test_editing_the_nickname_renames_the_account_and_clearing_it_removes_it(client, login_as, make_customer):
+    user = login_as(Role.SALES)
+    customer = make_customer(owner=user, name="改旺旺", platform="taobao", nickname="old_nick")
+    customer.accounts.append(CustomerAccount(platform="1688", nickname="yiwu_shop"))
+    db.session.commit()
+    response = client.post(
+        f"/customers/{customer.id}/edit", data=registration(name="改旺旺", platform="taobao", nickname="new_nick")
+    )
+    assert response.status_code == 302
+    assert accounts_of(customer.id) == [("1688", "yiwu_shop"), ("taobao", "new_nick")]
+    assert result_names(client.get("/customers/?q=new_nick").text) == ["改旺旺"]
+    assert result_names(client.get("/customers/?q=old_nick").text) == []
+    assert result_names(client.get("/customers/?q=yiwu").text) == ["改旺旺"]  # every account is searchable
+
+    client.post(f"/customers/{customer.id}/edit", data=registration(name="改旺旺"))
+    assert accounts_of(customer.id) == [("1688", "yiwu_shop")]
+
+
+# --- merging two records of one person --------------------------------------------------------
+
+
+@pytest.fixture
+def two_records(make_user, make_customer, make_order):
+    """One buyer registered twice: by hand by one sales person, and imported with a Taobao account."""
+    ann, bob = make_user(Role.SALES), make_user(Role.SALES)
+    kept = make_customer(owner=ann, name="王芳", phone="+8613812345678", tags="回头客", province=None)
+    other = make_customer(
+        owner=bob,
+        name="小猫",
+        platform="taobao",
+        nickname="小猫",
+        phone="+8613912345678",
+        province="浙江",
+        city="杭州",
+        wechat="cat_wx",
+        tags="定制,回头客",
+        source="import",
+    )
+    make_order(kept, days_ago=20, amount="100")
+    make_order(other, days_ago=10, amount="250", review="bad")
+    make_order(other, days_ago=5, amount="80", status="unpaid")
+    db.session.add(Complaint(customer_id=other.id, note="发货慢"))
+    followups.start(kept)
+    followups.start(other)
+    blacklist.add(other.phone, BlacklistReason.OPT_OUT, source="sms", actor=None, customer_id=other.id)
+    db.session.commit()
+    return {"kept": kept.id, "other": other.id, "ann": ann.id, "bob": bob.id}
+
+
+def test_merge_moves_everything_to_the_kept_record(make_user, two_records):
+    supervisor = make_user(Role.SUPERVISOR)
+    kept, other = db.session.get(Customer, two_records["kept"]), db.session.get(Customer, two_records["other"])
+    other_task = followups.open_task_of(other.id).id
+    moved = customers.merge(kept, other, supervisor)
+    db.session.commit()
+
+    assert db.session.get(Customer, two_records["other"]) is None
+    kept = db.session.get(Customer, two_records["kept"])
+    assert accounts_of(kept.id) == [("taobao", "小猫")]
+    for model in (Order, Complaint, FollowUp, BlacklistEntry):
+        assert set(db.session.scalars(select(model.customer_id))) == {kept.id}, model
+    # The kept record keeps what it had and gains what it lacked; tags are joined.
+    assert (kept.name, kept.phone, kept.owner_id, kept.source) == (
+        "王芳",
+        "+8613812345678",
+        two_records["ann"],
+        "inquiry",
+    )
+    assert (kept.platform, kept.nickname, kept.province, kept.city, kept.wechat) == (
+        "taobao",
+        "小猫",
+        "浙江",
+        "杭州",
+        "cat_wx",
+    )
+    assert kept.tags == "回头客,定制"
+    # One open follow-up, the kept record's; the other's is cancelled, its history kept.
+    tasks = dict(db.session.execute(select(FollowUp.id, FollowUp.status)).all())
+    assert tasks[other_task] == "cancelled" and list(tasks.values()).count("open") == 1
+    # Figures at once from both records' orders: 100 + 250 paid, one complaint, the bad review.
+    assert (kept.paid_order_count, kept.total_spend, kept.complaint_count) == (2, Decimal("350.00"), 1)
+    assert kept.latest_review == "bad"
+    # One audit entry says it all; the other record's history is on the kept one's timeline.
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "customer.merged"))
+    assert (entry.customer_id, entry.subject, entry.actor_id) == (
+        kept.id,
+        f"customer:{two_records['other']}",
+        supervisor.id,
+    )
+    assert entry.before["name"] == "小猫" and entry.before["phone"] == "+8613912345678"
+    assert entry.after == moved
+    assert (moved["orders"], moved["complaints"], moved["follow_ups"], moved["blacklist"]) == (2, 1, 1, 1)
+    assert moved["accounts"] == ["taobao:小猫"] and moved["cancelled_follow_up"] == other_task
+    assert moved["history"] >= 2  # registered... and follow-up opened, blacklisted
+    assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.customer_id.is_(None))) == 0
+    # Searchable by everything it now holds; the deleted record's index entries are gone.
+    assert set(db.session.scalars(select(CustomerGram.customer_id))) == {kept.id}
+    assert "小猫" in kept.search_text and "cat_wx" in kept.search_text
+
+
+def test_a_kept_record_without_a_follow_up_takes_the_others_for_its_owner(make_user, make_customer, two_records):
+    supervisor = make_user(Role.SUPERVISOR)
+    kept, other = db.session.get(Customer, two_records["kept"]), db.session.get(Customer, two_records["other"])
+    followups.assign([kept.id], None, supervisor)  # nobody owns it: its task is cancelled
+    followups.assign([kept.id], db.session.get(User, two_records["ann"]), supervisor)  # ...and reopened
+    db.session.execute(update(FollowUp).where(FollowUp.customer_id == kept.id).values(status="cancelled"))
+    other.cycle, other.unconverted_streak = 3, 2
+    db.session.commit()
+    other_task = followups.open_task_of(other.id).id
+
+    customers.merge(kept, other, supervisor)
+    db.session.commit()
+    task = db.session.get(FollowUp, other_task)
+    assert (task.customer_id, task.status, task.assignee_id) == (kept.id, "open", two_records["ann"])
+    kept = db.session.get(Customer, kept.id)
+    assert (kept.cycle, kept.unconverted_streak) == (3, 2)
+
+
+def test_an_unowned_kept_record_takes_the_others_owner(make_user, make_customer, make_order):
+    supervisor, bob = make_user(Role.SUPERVISOR), make_user(Role.SALES)
+    kept = make_customer(name="无人")
+    other = make_customer(owner=bob, name="有人", platform="jd", nickname="jd_cat")
+    followups.start(other)
+    db.session.commit()
+    customers.merge(kept, other, supervisor)
+    db.session.commit()
+    kept = db.session.get(Customer, kept.id)
+    assert kept.owner_id == bob.id
+    assert followups.open_task_of(kept.id).assignee_id == bob.id
+
+
+def test_a_supervisor_finds_compares_and_merges_two_records(client, login_as, run_jobs, two_records):
+    login_as(Role.SUPERVISOR)
+    kept, other = two_records["kept"], two_records["other"]
+    page = client.get(f"/customers/{kept}").text
+    assert f'href="/customers/{kept}/merge" id="merge-link">Merge with another record…</a>' in page
+
+    search = client.get(f"/customers/{kept}/merge", query_string={"q": "小猫"}, headers={"HX-Request": "true"})
+    assert search.status_code == 200 and search.text.lstrip().startswith('<section id="candidates"')
+    assert f'href="/customers/{kept}/merge?other={other}">小猫</a>' in search.text
+    assert f"other={kept}" not in search.text  # not itself
+
+    compare = client.get(f"/customers/{kept}/merge", query_string={"other": other}).text
+    assert re.search(r'id="kept">\s*<h2>Kept: <a href="/customers/\d+">王芳</a>', compare)
+    assert "Merged into it, then deleted" in compare and "Taobao · 小猫" in compare
+    assert "The phones differ: the kept record keeps 138 1234 5678, and 139 1234 5678 is dropped" in compare
+    assert f'href="/customers/{other}/merge?other={kept}">Keep the other record instead' in compare
+
+    response = client.post(f"/customers/{kept}/merge", data={"other": other})
+    assert response.status_code == 302 and response.headers["Location"] == f"/customers/{kept}"
+    page = client.get(f"/customers/{kept}").text
+    assert "The record of 小猫 was merged into this one." in page
+    assert f"Merged with another record</strong> · 小猫 (record {other}) joined this one" in page
+    assert client.get(f"/customers/{other}").status_code == 404
+    run_jobs()  # the layers rank everyone's spend again
+    assert db.session.get(Customer, kept).layer == Layer.NEW
+
+
+def test_merge_candidates_before_anything_is_typed_share_the_phone(client, login_as, make_customer):
+    login_as(Role.SUPERVISOR)
+    kept = make_customer(name="甲", phone="+8613812345678")
+    twin = make_customer(name="乙", phone="+8613812345678")
+    make_customer(name="丙", phone="+8613912345678")
+    page = client.get(f"/customers/{kept.id}/merge").text
+    assert "Records with the same phone:" in page
+    assert f"other={twin.id}" in page and "丙" not in page
+
+
+@pytest.mark.parametrize("data", [{}, {"other": ""}, {"other": "abc"}, {"other": "99999999999"}, {"other": "self"}])
+def test_a_merge_without_another_record_is_refused_and_changes_nothing(client, login_as, make_customer, data):
+    login_as(Role.SUPERVISOR)
+    customer = make_customer(name="独一份")
+    if data.get("other") == "self":
+        data = {"other": str(customer.id)}
+    response = client.post(f"/customers/{customer.id}/merge", data=data)
+    assert response.status_code == 422
+    assert re.search(r'<p class="field-error" id="other-error">Choose (the|another) record', response.text)
+    assert customer_count() == 1 and db.session.scalar(select(func.count()).select_from(AuditEntry)) == 0
+
+
+def test_sales_cannot_merge(client, login_as, make_customer):
+    user = login_as(Role.SALES)
+    kept, other = make_customer(owner=user, name="我的"), make_customer(owner=user, name="也是我的")
+    assert "Merge with another record" not in client.get(f"/customers/{kept.id}").text
+    assert client.get(f"/customers/{kept.id}/merge").status_code == 403
+    assert client.post(f"/customers/{kept.id}/merge", data={"other": other.id}).status_code == 403
+    assert customer_count() == 2

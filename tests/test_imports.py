@@ -13,7 +13,18 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.imports import importer
-from app.models import AuditEntry, Customer, CustomerGram, ImportRun, ImportState, Order, Role, Source, utcnow
+from app.models import (
+    AuditEntry,
+    Customer,
+    CustomerAccount,
+    CustomerGram,
+    ImportRun,
+    ImportState,
+    Order,
+    Role,
+    Source,
+    utcnow,
+)
 from app.redis import get_queue, get_redis
 from app.search import grams_of, text_for
 from app.shop_calendar import shop_time_to_utc, to_shop_time
@@ -186,7 +197,7 @@ def taobao_rows() -> list[list[str]]:
             "1",
             "0",
         ],
-        # line 12: a phone that is no mobile number
+        # line 12: a phone that is no mobile number: imported without it
         [
             '="3498000000000000010"',
             "坏手机",
@@ -224,7 +235,6 @@ REJECTED = {
     9: "Unknown order status “退款中”.",
     10: "The creation time “2024-02-30 10:00:00” is not a date and time.",
     11: "The order number is empty.",
-    12: "The phone number “12345678901” is not a valid mobile number.",
     13: "Order EXISTING-1 is already recorded for another customer (老顾客).",
 }
 
@@ -295,6 +305,17 @@ def counts(page: str) -> dict[str, int]:
 def rejected_rows(page: str) -> dict[int, str]:
     table = page.split('class="striped report-table rejected"', 1)[1] if "report-table rejected" in page else ""
     return {int(line): reason for line, reason in re.findall(r"<tr><td>(\d+)</td><td>(.*?)</td></tr>", table)}
+
+
+def note_rows(page: str) -> dict[int, str]:
+    """The rows imported with a note: line → note (without the link to the customer)."""
+    table = (
+        page.split('class="striped report-table notes"', 1)[1].split("</table>")[0]
+        if "report-table notes" in page
+        else ""
+    )
+    rows = re.findall(r"<tr><td>(\d+)</td><td>(.*?)</td></tr>", table)
+    return {int(line): re.sub(r" <a href=.*</a>", "", note) for line, note in rows}
 
 
 def snapshot():
@@ -410,12 +431,21 @@ def test_gbk_taobao_report_is_mapped_imported_and_reported(
     assert "hx-trigger" not in page  # polling stops with the final report
     assert "<html" not in page  # the fragment alone
     assert "Import finished: 12 rows read." in page
-    assert counts(page) == {"created": 6, "updated": 0, "skipped": 0, "rejected": 6, "customers": 3}
+    assert counts(page) == {
+        "created": 7,
+        "updated": 0,
+        "skipped": 0,
+        "rejected": 5,
+        "customers": 4,
+        "phones_dropped": 1,
+    }
     assert rejected_rows(page) == REJECTED
+    assert note_rows(page) == {12: "The phone number “12345678901” is not valid: kept without it (never texted)."}
 
-    # What was written: three new customers, six orders; nothing for the rejected rows.
+    # What was written: four new customers, seven orders; nothing for the rejected rows.
     customers = {c.nickname: c for c in db.session.scalars(select(Customer).where(Customer.source == Source.IMPORT))}
-    assert set(customers) == {"小猫爱吃鱼", "阳光宝贝", "奶茶星星"}
+    assert set(customers) == {"小猫爱吃鱼", "阳光宝贝", "奶茶星星", "坏手机"}
+    assert customers["坏手机"].phone is None
     cat = customers["小猫爱吃鱼"]
     assert (cat.name, cat.platform, cat.phone, cat.province, cat.city, cat.owner_id) == (
         "张三",
@@ -431,7 +461,7 @@ def test_gbk_taobao_report_is_mapped_imported_and_reported(
         None,
     )
     orders = {o.order_no: o for o in db.session.scalars(select(Order))}
-    assert len(orders) == 7  # six imported and the one that was there
+    assert len(orders) == 8  # seven imported and the one that was there
     assert [orders[f"349800000000000000{i}"].status for i in range(1, 7)] == [
         "completed",
         "shipped",
@@ -458,12 +488,23 @@ def test_gbk_taobao_report_is_mapped_imported_and_reported(
 
     # The run is the record: counts, every rejected row, the audit entry; the segments were recomputed.
     run = db.session.get(ImportRun, run.id)
-    assert (run.state, run.total_rows, run.created, run.updated, run.skipped) == ("done", 12, 6, 0, 0)
+    assert (run.state, run.total_rows, run.created, run.updated, run.skipped) == ("done", 12, 7, 0, 0)
     assert [(r["line"], r["reason"]) for r in run.rejected] == list(REJECTED.items())
     assert run.finished_at is not None
     audit = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "import.finished"))
     assert (audit.subject, audit.actor_id) == (f"import:{run.id}", supervisor_id)
-    assert audit.after == {"total": 12, "created": 6, "updated": 0, "skipped": 0, "rejected": 6, "customers_created": 3}
+    assert audit.after == {
+        "total": 12,
+        "created": 7,
+        "updated": 0,
+        "skipped": 0,
+        "older": 0,
+        "line_items": 0,
+        "rejected": 5,
+        "customers_created": 4,
+        "joined_by_phone": 0,
+        "phones_dropped": 1,
+    }
     cat = db.session.get(Customer, cat.id)
     assert (cat.layer, cat.paid_order_count, cat.total_spend) == ("new", 2, Decimal("288.50"))
 
@@ -486,11 +527,11 @@ def test_gbk_taobao_report_is_mapped_imported_and_reported(
 
 def test_importing_the_same_file_again_changes_nothing(client, supervisor, run_jobs, taobao_file, existing_order):
     first = import_file(client, run_jobs, taobao_file).get_data(as_text=True)
-    assert counts(first)["created"] == 6
+    assert counts(first)["created"] == 7
     before = snapshot()
 
     second = import_file(client, run_jobs, taobao_file).get_data(as_text=True)
-    assert counts(second) == {"created": 0, "updated": 0, "skipped": 6, "rejected": 6}
+    assert counts(second) == {"created": 0, "updated": 0, "skipped": 7, "rejected": 5, "phones_dropped": 1}
     assert "Skipped (unchanged)" in second
     assert rejected_rows(second) == REJECTED
     assert snapshot() == before
@@ -896,3 +937,249 @@ def test_a_long_list_of_rejected_rows_is_cut_on_the_page_but_not_in_the_csv(clie
     run_id = db.session.scalar(select(ImportRun.id))
     assert len(client.get(f"/imports/{run_id}/rejected.csv").get_data(as_text=True).splitlines()) == 206
     assert "bad.csv" in client.get("/imports/").get_data(as_text=True)
+
+
+# --- one customer per buyer -------------------------------------------------------------------
+
+
+def taobao_row(order_no, nickname, phone="", status="交易成功", amount="100.00", refund="0", days=3, items="围巾"):
+    return [
+        f'="{order_no}"',
+        nickname,
+        amount,
+        status,
+        "",
+        phone,
+        "",
+        shop_time(days),
+        shop_time(days),
+        items,
+        "1",
+        refund,
+    ]
+
+
+def accounts_of(customer_id: int) -> list[tuple[str, str]]:
+    query = select(CustomerAccount.platform, CustomerAccount.nickname).where(CustomerAccount.customer_id == customer_id)
+    return sorted(db.session.execute(query).all())
+
+
+def test_a_buyer_registered_by_hand_joins_by_phone_instead_of_becoming_a_second_customer(
+    client, supervisor, run_jobs, make_customer
+):
+    her = make_customer(name="王芳", phone="+8613812345678", source=Source.INQUIRY).id
+    content = csv_bytes(TAOBAO_HEADER, [taobao_row(1, "小猫", "13812345678"), taobao_row(2, "小猫", days=1)])
+
+    page = import_file(client, run_jobs, content, filename="taobao.csv").get_data(as_text=True)
+    assert counts(page) == {"created": 2, "updated": 0, "skipped": 0, "rejected": 0, "joined": 1}
+    assert note_rows(page) == {
+        2: "Joined the customer 王芳 by the phone number 138 1234 5678 (Taobao account 小猫 added)."
+    }
+    assert f'<a href="/customers/{her}">Open the customer</a>' in page
+    assert db.session.scalar(select(func.count()).select_from(Customer)) == 1
+    assert set(db.session.scalars(select(Order.customer_id))) == {her}
+    assert accounts_of(her) == [("taobao", "小猫")]
+    customer = db.session.get(Customer, her)
+    # Registered by hand without a nickname: the imported account becomes her first one.
+    assert (customer.name, customer.platform, customer.nickname, customer.source) == (
+        "王芳",
+        "taobao",
+        "小猫",
+        "inquiry",
+    )
+    assert f'href="/customers/{her}"' in client.get("/customers/?q=小猫").get_data(as_text=True)
+
+    # The account is hers now: the same file again finds her by it, says nothing more, changes nothing.
+    before = snapshot()
+    again = import_file(client, run_jobs, content, filename="taobao.csv").get_data(as_text=True)
+    assert counts(again) == {"created": 0, "updated": 0, "skipped": 2, "rejected": 0}
+    assert note_rows(again) == {}
+    assert snapshot() == before
+
+
+def test_a_1688_buyer_ordering_on_taobao_is_one_customer_with_two_accounts(client, supervisor, run_jobs):
+    header_1688 = ["订单编号", "买家会员名", "实付款(元)", "订单状态", "订单创建时间", "收货人姓名", "联系手机"]
+    import_file(
+        client,
+        run_jobs,
+        csv_bytes(header_1688, [["A1", "yiwu_shop", "500", "交易成功", shop_time(9), "陈静", "13812345678"]]),
+        preset="1688",
+        filename="1688.csv",
+    )
+    customer_id = db.session.scalar(select(Customer.id))
+
+    page = import_file(
+        client, run_jobs, csv_bytes(TAOBAO_HEADER, [taobao_row("T1", "陈小静", "13812345678")]), filename="tb.csv"
+    ).get_data(as_text=True)
+    assert counts(page) == {"created": 1, "updated": 0, "skipped": 0, "rejected": 0, "joined": 1}
+    assert db.session.scalar(select(func.count()).select_from(Customer)) == 1
+    assert accounts_of(customer_id) == [("1688", "yiwu_shop"), ("taobao", "陈小静")]
+    customer = db.session.get(Customer, customer_id)
+    assert (customer.platform, customer.nickname, customer.paid_order_count) == ("1688", "yiwu_shop", 2)
+    # Both nicknames find her; her page lists both accounts.
+    for query in ("yiwu", "陈小静"):
+        assert f'href="/customers/{customer_id}"' in client.get(f"/customers/?q={query}").get_data(as_text=True)
+    accounts = re.search(r'<dd id="accounts">(.*?)</dd>', client.get(f"/customers/{customer_id}").text, re.S)
+    assert accounts.group(1) == "1688 · yiwu_shop<br>Taobao · 陈小静"
+
+
+def test_two_new_nicknames_with_one_phone_in_a_file_are_one_customer(client, supervisor, run_jobs):
+    rows = [taobao_row(1, "小猫", "13812345678"), taobao_row(2, "小猫的号", "13812345678")]
+    page = import_file(client, run_jobs, csv_bytes(TAOBAO_HEADER, rows)).get_data(as_text=True)
+    assert counts(page) == {"created": 2, "updated": 0, "skipped": 0, "rejected": 0, "customers": 1, "joined": 1}
+    customer_id = db.session.scalar(select(Customer.id))
+    assert accounts_of(customer_id) == [("taobao", "小猫"), ("taobao", "小猫的号")]
+    assert re.search(
+        rf'3: Joined the customer 小猫 .*<a href="/customers/{customer_id}">', page.replace("<td>3</td><td>", "3: ")
+    )
+
+
+def test_of_two_customers_with_the_phone_the_oldest_is_joined_and_the_report_says_so(
+    client, supervisor, run_jobs, make_customer
+):
+    oldest = make_customer(name="老记录", phone="+8613812345678", created_at=utcnow() - timedelta(days=30)).id
+    make_customer(name="新记录", phone="+8613812345678")
+    page = import_file(client, run_jobs, csv_bytes(TAOBAO_HEADER, [taobao_row(1, "小猫", "13812345678")]))
+    assert note_rows(page.get_data(as_text=True)) == {
+        2: "Joined the customer 老记录 by the phone number 138 1234 5678 (Taobao account 小猫 added); "
+        "2 customers have this number: the oldest record was chosen."
+    }
+    assert db.session.scalar(select(Order.customer_id)) == oldest
+
+
+def test_a_taken_nickname_wins_over_the_phone(client, supervisor, run_jobs, make_customer):
+    """Matching is by the account first: a known buyer stays themself whatever phone the row has."""
+    cat = make_customer(name="小猫", platform="taobao", nickname="小猫", phone="+8613912345678").id
+    make_customer(name="别人", phone="+8613812345678")
+    page = import_file(client, run_jobs, csv_bytes(TAOBAO_HEADER, [taobao_row(1, "小猫", "13812345678")]))
+    assert counts(page.get_data(as_text=True)) == {"created": 1, "updated": 0, "skipped": 0, "rejected": 0}
+    assert db.session.scalar(select(Order.customer_id)) == cat
+
+
+# --- statuses only move forward; refunds ------------------------------------------------------
+
+
+def test_an_older_report_never_moves_an_order_back(client, supervisor, run_jobs, tmp_path):
+    newer = tmp_path / "newer.csv"
+    newer.write_bytes(csv_bytes(TAOBAO_HEADER, [taobao_row(1, "小猫", status="交易成功"), taobao_row(2, "小猫")]))
+    older = tmp_path / "older.csv"
+    older.write_bytes(
+        csv_bytes(TAOBAO_HEADER, [taobao_row(1, "小猫", status="等待买家付款", amount="0"), taobao_row(2, "小猫")])
+    )
+    import_file(client, run_jobs, newer)
+    customer_id = db.session.scalar(select(Customer.id))
+    assert db.session.get(Customer, customer_id).total_spend == Decimal("200.00")
+
+    page = import_file(client, run_jobs, older).get_data(as_text=True)
+    assert counts(page) == {"created": 0, "updated": 0, "skipped": 1, "older": 1, "rejected": 0}
+    assert "Older than what we have (left as they are)" in page
+    order = db.session.scalar(select(Order).where(Order.order_no == "1"))
+    assert (order.status, order.amount, order.paid_at is not None) == ("completed", Decimal("100.00"), True)
+    assert db.session.get(Customer, customer_id).total_spend == Decimal("200.00")
+
+
+def test_a_refund_after_delivery_moves_a_completed_order_on(client, supervisor, run_jobs, tmp_path):
+    path = tmp_path / "report.csv"
+    path.write_bytes(csv_bytes(TAOBAO_HEADER, [taobao_row(1, "小猫", amount="300.00")]))
+    import_file(client, run_jobs, path)
+    # Refunded in full after 交易成功: Taobao still says 交易成功.
+    path.write_bytes(csv_bytes(TAOBAO_HEADER, [taobao_row(1, "小猫", amount="300.00", refund="300.00")]))
+    page = import_file(client, run_jobs, path).get_data(as_text=True)
+    assert counts(page) == {"created": 0, "updated": 1, "skipped": 0, "rejected": 0}
+    order = db.session.scalar(select(Order))
+    assert (order.status, order.refund_amount) == ("refunded", Decimal("300.00"))
+    customer = db.session.scalar(select(Customer))
+    assert (customer.total_spend, customer.paid_order_count, customer.layer) == (Decimal("0.00"), 0, "prospect")
+    timeline = client.get(f"/customers/{customer.id}").text
+    assert "¥300.00 · Refunded · ¥300.00 refunded" in timeline
+
+
+def test_a_partial_refund_is_taken_off_the_spend(client, supervisor, run_jobs):
+    rows = [taobao_row(1, "小猫", amount="300.00", refund="100.00"), taobao_row(2, "小猫", amount="50.00")]
+    import_file(client, run_jobs, csv_bytes(TAOBAO_HEADER, rows))
+    customer = db.session.scalar(select(Customer))
+    assert db.session.scalar(select(Order.status).where(Order.order_no == "1")) == "completed"
+    assert (customer.total_spend, customer.paid_order_count) == (Decimal("250.00"), 2)
+    assert "¥100.00 refunded" in client.get(f"/customers/{customer.id}").text
+
+
+# --- rows that are not quite right -------------------------------------------------------------
+
+
+def test_a_short_row_says_how_short_it_is(client, supervisor, run_jobs):
+    content = csv_bytes(TAOBAO_HEADER, [taobao_row(1, "小猫"), ['="2"', "阳光"]])
+    page = import_file(client, run_jobs, content).get_data(as_text=True)
+    assert counts(page)["rejected"] == 1
+    assert rejected_rows(page) == {3: "The row has 2 columns, the header has 12."}
+
+
+def test_the_preview_says_an_invalid_phone_is_kept_without_it(client, supervisor):
+    mapping_url = upload(client, csv_bytes(TAOBAO_HEADER, [taobao_row(1, "新客", "12345678901")])).headers["Location"]
+    page = client.get(mapping_url).get_data(as_text=True)
+    assert "“12345678901”: not valid, kept without it" in page and "Will be rejected" not in page
+
+
+def test_an_invalid_phone_keeps_the_order_and_the_customer_without_it(client, supervisor, run_jobs, make_customer):
+    known = make_customer(name="老客户", platform="taobao", nickname="老客户", phone="+8613912345678").id
+    rows = [taobao_row(1, "新客", "12345678901"), taobao_row(2, "老客户", "1381234")]
+    page = import_file(client, run_jobs, csv_bytes(TAOBAO_HEADER, rows)).get_data(as_text=True)
+    assert counts(page) == {
+        "created": 2,
+        "updated": 0,
+        "skipped": 0,
+        "rejected": 0,
+        "customers": 1,
+        "phones_dropped": 2,
+    }
+    assert note_rows(page) == {
+        2: "The phone number “12345678901” is not valid: kept without it (never texted).",
+        3: "The phone number “1381234” is not valid: kept without it (never texted).",
+    }
+    new = db.session.scalar(select(Customer).where(Customer.nickname == "新客"))
+    assert new.phone is None and db.session.get(Customer, known).phone == "+8613912345678"
+    assert db.session.scalar(select(func.count()).select_from(Order)) == 2
+    run_id = db.session.scalar(select(ImportRun.id))
+    notes_csv = client.get(f"/imports/{run_id}/notes.csv").get_data(as_text=True)
+    assert notes_csv.splitlines()[1] == "2,The phone number “12345678901” is not valid: kept without it (never texted)."
+
+
+# --- an order's line items ----------------------------------------------------------------------
+
+HEADER_1688 = ["订单编号", "买家会员名", "实付款(元)", "订单状态", "订单创建时间", "货品标题", "数量", "退款金额(元)"]
+
+
+def test_the_line_items_of_an_order_make_one_order_and_a_second_import_changes_nothing(
+    client, supervisor, run_jobs, monkeypatch
+):
+    """1688 writes a row per line item; the order's own columns repeat on each, or only on the first."""
+    monkeypatch.setattr(importer, "BATCH_SIZE", 2)  # the order's rows straddle a batch's end
+    created = shop_time(5)
+    rows = [
+        ["A1", "yiwu_shop", "110.00", "交易成功", created, "发夹", "200", "0"],
+        ["A1", "yiwu_shop", "110.00", "交易成功", created, "发圈", "100", "0"],
+        ["A1", "yiwu_shop", "", "交易成功", created, "发夹", "50", ""],
+        ["A2", "yiwu_shop", "60.00", "等待买家确认收货", created, "头绳", "10", "0"],
+    ]
+    content = csv_bytes(HEADER_1688, rows)
+    page = import_file(client, run_jobs, content, preset="1688", filename="1688.csv").get_data(as_text=True)
+    assert counts(page) == {"created": 2, "updated": 0, "skipped": 0, "line_items": 2, "rejected": 0, "customers": 1}
+    assert "Further line items of those orders" in page
+    order = db.session.scalar(select(Order).where(Order.order_no == "A1"))
+    assert (order.amount, order.items, order.item_count) == (Decimal("110.00"), "发夹; 发圈", 350)
+    before = snapshot()
+
+    again = import_file(client, run_jobs, content, preset="1688", filename="1688.csv").get_data(as_text=True)
+    assert counts(again) == {"created": 0, "updated": 0, "skipped": 4, "rejected": 0}
+    assert snapshot() == before
+
+
+def test_a_line_of_an_order_naming_another_buyer_is_rejected(client, supervisor, run_jobs):
+    created = shop_time(5)
+    rows = [
+        ["A1", "yiwu_shop", "110.00", "交易成功", created, "发夹", "2", "0"],
+        ["A1", "别的买家", "110.00", "交易成功", created, "发圈", "1", "0"],
+    ]
+    page = import_file(client, run_jobs, csv_bytes(HEADER_1688, rows), preset="1688").get_data(as_text=True)
+    assert counts(page) == {"created": 1, "updated": 0, "skipped": 0, "rejected": 1, "customers": 1}
+    assert rejected_rows(page) == {3: "Order A1 is already recorded for another customer (yiwu_shop)."}
+    assert db.session.scalar(select(Order.items)) == "发夹"

@@ -1,10 +1,21 @@
 """The migrations make exactly the schema the models describe (SPEC §9: schema changes only
 through migrations), on whichever database the run uses."""
 
+import os
+import uuid
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
 
+from app import create_app
 from app.extensions import db
+from app.models import utcnow
+from tests.conftest import _postgres_schema_url
+
+MIGRATIONS = os.path.join(os.path.dirname(__file__), "..", "migrations")
 
 # SQLite-only search machinery made by hand in 0001 (FTS5 table and its shadow tables).
 _NOT_MODELLED = ("customer_fts",)
@@ -21,3 +32,63 @@ def test_migrated_schema_matches_the_models(app):
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         differences = [d for d in compare_metadata(context, db.metadata) if not isinstance(d, tuple) or _ours(d)]
     assert differences == []
+
+
+# --- data the migrations carry over -----------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_database(tmp_path):
+    """An empty database apart from the run's own: a SQLite file, or a new PostgreSQL schema."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    schema = f"fresh_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield _postgres_schema_url(url, schema)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+def test_0004_gives_every_customer_their_account_and_refunds_what_was_refunded_in_full(fresh_database, tmp_path):
+    other = create_app("development", SQLALCHEMY_DATABASE_URI=fresh_database, EMBEDDED_REDIS_DIR=str(tmp_path))
+    with other.app_context():
+        upgrade(directory=MIGRATIONS, revision="0003")
+        with db.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO customers (id, name, platform, nickname, tags, source, created_at, updated_at,"
+                    " paid_order_count, total_spend, refund_count, complaint_count, layer, activity, tier,"
+                    " flag_bad_reviewer, flag_picky, search_text, cycle, unconverted_streak, follow_up_state)"
+                    " VALUES (:id, :name, :platform, :nickname, '', 'import', :now, :now, 0, 0, 0, 0, 'prospect',"
+                    " 'inactive', 'none', false, false, '', 0, 0, 'active')"
+                ),
+                [
+                    {"id": 1, "name": "小猫", "platform": "taobao", "nickname": "小猫", "now": utcnow()},
+                    {"id": 2, "name": "没旺旺", "platform": None, "nickname": None, "now": utcnow()},
+                ],
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO orders (order_no, customer_id, status, amount, refund_amount, created_at)"
+                    " VALUES (:no, 1, :status, :amount, :refund, :now)"
+                ),
+                [
+                    {"no": "full", "status": "completed", "amount": 300, "refund": 300, "now": utcnow()},
+                    {"no": "part", "status": "completed", "amount": 300, "refund": 100, "now": utcnow()},
+                    {"no": "none", "status": "closed", "amount": 0, "refund": 0, "now": utcnow()},
+                ],
+            )
+        upgrade(directory=MIGRATIONS, revision="0004")
+        with db.engine.connect() as connection:
+            accounts = connection.execute(text("SELECT customer_id, platform, nickname FROM customer_accounts")).all()
+            statuses = dict(connection.execute(text("SELECT order_no, status FROM orders")).all())
+        db.engine.dispose()
+    assert [tuple(a) for a in accounts] == [(1, "taobao", "小猫")]
+    assert statuses == {"full": "refunded", "part": "completed", "none": "closed"}

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select, text, update
 
 from app import search
 from app.extensions import db
-from app.models import Customer, CustomerGram, Role
+from app.models import Customer, CustomerAccount, CustomerGram, Role
 from app.search import grams_of, reindex, text_for
 
 CJK = "张三丰李四王五赵"
@@ -43,6 +43,7 @@ def naive_ids(customers: list[dict], query: str) -> set[int]:
 def delete_customers() -> None:
     db.session.rollback()
     db.session.execute(delete(CustomerGram))
+    db.session.execute(delete(CustomerAccount))
     db.session.execute(delete(Customer))
     db.session.commit()
 

@@ -267,6 +267,29 @@ def test_recompute_downgrades_tier_when_orders_age_out(make_customer, make_order
     assert customer.total_spend == Decimal("2500.00")  # lifetime figure, unchanged
 
 
+def test_spend_counts_what_was_paid_less_what_was_refunded(make_customer, make_order):
+    """A partial refund after delivery: the order stays completed, its refund is not spend."""
+    customer = make_customer()
+    make_order(customer, days_ago=40, amount="2200", refund_amount=Decimal("400"))
+    make_order(customer, days_ago=50, amount="300")
+    others = [make_customer() for _ in range(9)]
+    for number, other in enumerate(others):
+        make_order(other, days_ago=45, amount=str(1950 + number))  # each spent more than 1,900 and less than 2,100
+    _recompute()
+    assert customer.total_spend == Decimal("2100.00") and customer.paid_order_count == 2
+    assert customer.tier == Tier.VIP  # 2,100 in the rolling year, not 2,500 (SVIP)
+    assert customer.layer == Layer.KEY  # the ranking counts 2,100 too: still the top spender
+    assert customer.refund_count == 1
+
+
+def test_a_fully_refunded_order_is_no_spend(make_customer, make_order):
+    customer = make_customer()
+    make_order(customer, days_ago=40, amount="2600", status=OrderStatus.REFUNDED, refund_amount=Decimal("2600"))
+    _recompute()
+    assert (customer.total_spend, customer.paid_order_count, customer.tier) == (Decimal("0.00"), 0, Tier.NONE)
+    assert customer.layer == Layer.PROSPECT
+
+
 def test_recompute_counts_complaints_for_picky(make_customer):
     customer = make_customer()
     for days in (10, 20):

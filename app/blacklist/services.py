@@ -3,7 +3,7 @@
 One active entry per phone (the database enforces it); removed entries stay as history.
 """
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from .. import audit_log
 from ..extensions import db
@@ -63,3 +63,13 @@ def add_for_follow_up(task: FollowUp, actor: User) -> BlacklistEntry | None:
         customer_id=task.customer_id,
         note="Asked not to be contacted",
     )
+
+
+def move_entries(from_id: int, to_id: int) -> int:
+    """A customer merged into another: their blacklist entries, active or removed, follow."""
+    return db.session.execute(
+        update(BlacklistEntry)
+        .where(BlacklistEntry.customer_id == from_id)
+        .values(customer_id=to_id)
+        .execution_options(synchronize_session=False)
+    ).rowcount

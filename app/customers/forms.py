@@ -1,7 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
 
 from ..forms import PhoneField, label_choices
 from ..labels import GENDER_LABELS, PLATFORM_LABELS, SOURCE_LABELS
@@ -68,3 +68,14 @@ def field_labels() -> dict[str, str]:
 
 class ComplaintForm(FlaskForm):
     note = TextAreaField(_l("Complaint"), validators=[DataRequired(), Length(max=2000)])
+
+
+class MergeForm(FlaskForm):
+    """The other record, to merge into the one whose page this is."""
+
+    other = StringField(validators=[InputRequired(message=_l("Choose the record to merge into this one."))])
+
+    def validate_other(self, field):
+        # Ids the database can hold, as in the URLs.
+        if not (field.data.isdigit() and field.data.isascii() and 0 < int(field.data) < 2**31):
+            raise ValidationError(_l("Choose the record to merge into this one."))

@@ -3,20 +3,23 @@
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from .. import audit_log
 from ..access import visible_customers
+from ..blacklist import services as blacklist
 from ..extensions import db
 from ..followups import services as followups
 from ..forms import UNASSIGNED
 from ..labels import ACTIVITY_LABELS, LAYER_LABELS, PLATFORM_LABELS, SOURCE_LABELS, TIER_LABELS
-from ..models import AuditAction, AuditEntry, Complaint, Customer, Order, Role, User
+from ..models import AuditAction, AuditEntry, Complaint, Customer, CustomerAccount, Order, Role, User, utcnow
 from ..search import plan as search_plan
 from ..search import terms_of
+from ..segments import Thresholds, refresh_figures
 from ..shop_calendar import shop_time_to_utc
 from ..templating import display_phone, localtime
 
@@ -79,6 +82,13 @@ def filtered(user: User, f: Filters) -> Select:
     return query.order_by(*SORTS.get(f.sort, SORTS["recent"])).options(selectinload(Customer.owner))
 
 
+def _holding(platform: str, nickname: str) -> Select:
+    """The id of the customer holding this platform account (any of their accounts)."""
+    return select(CustomerAccount.customer_id).where(
+        CustomerAccount.platform == platform, CustomerAccount.nickname == nickname.strip()
+    )
+
+
 def duplicates_of(
     phone: str | None, platform: str | None, nickname: str | None, exclude_id: int | None = None
 ) -> list[Customer]:
@@ -87,17 +97,23 @@ def duplicates_of(
     if phone:
         conditions.append(Customer.phone == phone)
     if platform and nickname:
-        conditions.append((Customer.platform == platform) & (Customer.nickname == nickname.strip()))
+        conditions.append(Customer.id.in_(_holding(platform, nickname)))
     if not conditions:
         return []
     query = select(Customer).where(or_(*conditions))
     if exclude_id:
         query = query.where(Customer.id != exclude_id)
-    return list(db.session.scalars(query.limit(5)))
+    return list(db.session.scalars(query.order_by(Customer.id).limit(5)))
 
 
 def nickname_taken(platform: str | None, nickname: str | None, exclude_id: int | None = None) -> bool:
-    return any(c.nickname == nickname for c in duplicates_of(None, platform, nickname, exclude_id))
+    """Whether another customer holds this platform account (platform + nickname are unique)."""
+    if not (platform and nickname):
+        return False
+    query = _holding(platform, nickname)
+    if exclude_id:
+        query = query.where(CustomerAccount.customer_id != exclude_id)
+    return db.session.scalar(query.limit(1)) is not None
 
 
 def register(values: dict, owner_id: int | None, actor: User) -> Customer:
@@ -135,6 +151,111 @@ def record_complaint(customer: Customer, note: str, actor: User) -> Complaint:
     db.session.add(complaint)
     audit_log.record(AuditAction.CUSTOMER_COMPLAINT, customer_id=customer.id, after={"note": note})
     return complaint
+
+
+MERGE_CANDIDATES = 10
+
+
+def merge_candidates(user: User, kept: Customer, q: str) -> list[Customer]:
+    """Records that could be the same person as `kept`: those matching the search, or, before
+    anything is typed, those with the same phone."""
+    if not q.strip():
+        return duplicates_of(kept.phone, None, None, exclude_id=kept.id)
+    query = filtered(user, Filters(q=q, sort="name")).where(Customer.id != kept.id)
+    return list(db.session.scalars(query.limit(MERGE_CANDIDATES)))
+
+
+# What a merge fills in the kept record when it lacks it (the platform account aside).
+FILLED_BY_MERGE = (
+    "phone",
+    "email",
+    "wechat",
+    "qq",
+    "province",
+    "city",
+    "gender",
+    "birthday",
+    "product_interest",
+    "intent_notes",
+)
+# The other record as it was, in the merge's audit entry.
+MERGED_RECORD = ("name", "platform", "nickname", "source", "owner_id", "created_at", "tags", *FILLED_BY_MERGE)
+
+
+def merge(kept: Customer, other: Customer, actor: User, now: datetime | None = None) -> dict:
+    """Merge `other` into `kept`, both one person's records, and delete `other`.
+
+    The kept record gains the other's platform accounts, orders, complaints, follow-ups,
+    change history (its timeline) and blacklist entries; of two open follow-ups the kept
+    one's stays and the other's is cancelled. What the kept record lacks is filled from the
+    other (fields, its first account, the owner), their tags are joined, and its figures are
+    recomputed from the orders (the caller has the segments recomputed). One audit entry
+    says what happened. Returns what moved, as that entry says it. Nothing is committed.
+    """
+    if kept.id == other.id:
+        raise ValueError("a record cannot be merged into itself")  # it would be deleted
+    now = now or utcnow()
+    record = {key: getattr(other, key) for key in MERGED_RECORD}
+    before = audit_log.changes({}, record)[1] | {"id": other.id}
+    other_id, other_owner_id = other.id, other.owner_id
+    cycle_state = (other.cycle, other.unconverted_streak, other.follow_up_state)
+    other_contact = other.last_contact_at
+    accounts = list(other.accounts)
+    for account in accounts:
+        account.customer = kept
+    moved = {"merged_id": other_id, "accounts": [f"{a.platform}:{a.nickname}" for a in accounts]}
+    for label, model in (("orders", Order), ("complaints", Complaint), ("history", AuditEntry)):
+        moved[label] = db.session.execute(
+            update(model)
+            .where(model.customer_id == other_id)
+            .values(customer_id=kept.id)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    follow_ups = followups.move_follow_ups(other_id, kept.id, actor)
+    moved["follow_ups"] = follow_ups.moved
+    if follow_ups.cancelled is not None:
+        moved["cancelled_follow_up"] = follow_ups.cancelled
+    moved["blacklist"] = blacklist.move_entries(other_id, kept.id)
+    db.session.delete(other)
+    db.session.flush()  # the other record is gone before the kept one takes its first account
+
+    filled = {key: record[key] for key in FILLED_BY_MERGE if getattr(kept, key) is None and record[key] is not None}
+    if kept.nickname is None and record["nickname"] is not None:
+        filled |= {"platform": record["platform"], "nickname": record["nickname"]}
+    tags = ",".join(dict.fromkeys(kept.tag_list + [t for t in record["tags"].split(",") if t]))
+    if tags != kept.tags:
+        filled["tags"] = tags
+    for key, value in filled.items():
+        setattr(kept, key, value)
+    if follow_ups.took_open:  # the follow-ups go on where the other record's were
+        kept.cycle, kept.unconverted_streak, kept.follow_up_state = cycle_state
+    if other_contact is not None and (kept.last_contact_at is None or other_contact > kept.last_contact_at):
+        kept.last_contact_at = other_contact
+    kept.latest_review = db.session.scalar(
+        select(Order.review)
+        .where(Order.customer_id == kept.id, Order.review.is_not(None))
+        .order_by(Order.created_at.desc(), Order.id.desc())
+        .limit(1)
+    )
+    if kept.owner_id is None and other_owner_id is not None:
+        try:
+            followups.assign([kept.id], db.session.get(User, other_owner_id), actor, now)
+            filled["owner_id"] = other_owner_id
+        except followups.NotASalesPerson:
+            pass  # the other's owner has left: the kept record stays unassigned
+    moved["filled"] = audit_log.changes({}, filled)[1]
+    db.session.flush()
+    refresh_figures(db.session.connection(), [kept.id], now, Thresholds.from_config(current_app.config))
+    db.session.expire(kept)
+    audit_log.record(
+        AuditAction.CUSTOMERS_MERGED,
+        customer_id=kept.id,
+        subject=f"customer:{other_id}",
+        before=before,
+        after=moved,
+        actor=actor,
+    )
+    return moved
 
 
 @dataclass

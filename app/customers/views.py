@@ -1,15 +1,17 @@
 from flask import current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from redis.exceptions import RedisError
 
 from .. import spreadsheets
-from ..access import customer_or_404
+from ..access import customer_or_404, roles_required
 from ..accounts.services import sales_staff
 from ..blacklist import services as blacklist
 from ..extensions import db
 from ..followups.services import NotASalesPerson
 from ..forms import SORT_LABELS, CustomerFilterForm, owner_choices
 from ..htmx import render
+from ..jobs import enqueue_segment_recompute
 from ..labels import (
     ACTIVITY_LABELS,
     AUDIT_ACTION_LABELS,
@@ -25,10 +27,10 @@ from ..labels import (
     SOURCE_LABELS,
     TIER_LABELS,
 )
-from ..models import Customer
+from ..models import Customer, Role
 from ..pagination import page_of
 from . import bp, services
-from .forms import ComplaintForm, CustomerForm, field_labels
+from .forms import ComplaintForm, CustomerForm, MergeForm, field_labels
 
 LABELS = {
     "layers": LAYER_LABELS,
@@ -182,3 +184,40 @@ def complaint(customer_id: int):
         flash(_("Complaint recorded."), "success")
         return redirect(url_for("customers.show", customer_id=customer.id))
     return _customer_page(customer, form, status=422)
+
+
+@bp.route("/<int:customer_id>/merge", methods=["GET", "POST"])
+@roles_required(Role.SUPERVISOR, Role.ADMIN)
+def merge(customer_id: int):
+    """Merge another record of the same person into this one: find it, compare both, confirm."""
+    customer = customer_or_404(customer_id)
+    form = MergeForm()
+    if form.validate_on_submit():
+        other = db.session.get(Customer, int(form.other.data))
+        if other is None or other.id == customer.id:
+            form.other.errors.append(_("Choose another record than this one."))
+        else:
+            name = other.name
+            services.merge(customer, other, current_user)
+            db.session.commit()
+            try:
+                enqueue_segment_recompute()  # the layer and tier rank everyone's spend
+            except RedisError:
+                pass  # tonight's recompute will do it
+            flash(_("The record of %(name)s was merged into this one.", name=name), "success")
+            return redirect(url_for("customers.show", customer_id=customer.id))
+    other_id = request.args.get("other", type=int) or 0
+    # Ids the database can hold (as in the URLs), other than this record's.
+    other = db.session.get(Customer, other_id) if 0 < other_id < 2**31 and other_id != customer.id else None
+    q = request.args.get("q", "")
+    return render(
+        "customers/merge.html",
+        "candidates",
+        customer=customer,
+        other=other,
+        form=form,
+        q=q,
+        candidates=[] if other else services.merge_candidates(current_user, customer, q),
+        status=422 if form.errors else 200,
+        **LABELS,
+    )

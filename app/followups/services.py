@@ -113,6 +113,44 @@ def start(customer: Customer, actor: User | None = None, now: datetime | None = 
     return open_task(customer, plan, actor, now)
 
 
+@dataclass
+class MovedFollowUps:
+    moved: int  # tasks of every status now the kept customer's
+    cancelled: int | None  # the id of the open task cancelled: both customers had one
+    took_open: bool  # the kept customer had no open task and took the other's
+
+
+def move_follow_ups(from_id: int, to_id: int, actor: User | None) -> MovedFollowUps:
+    """The follow-ups of a customer merged into another move to it, their history with them.
+    Of two open tasks, the kept customer's stays and the other's is cancelled; a kept customer
+    without one takes the other's, for the kept customer's owner (if they have one)."""
+    kept_open, other_open = open_task_of(to_id), open_task_of(from_id)
+    cancelled = None
+    if kept_open is not None and other_open is not None:
+        other_open.status = FollowUpStatus.CANCELLED
+        audit_log.record(
+            AuditAction.FOLLOW_UP_CANCELLED, customer_id=to_id, after={"cycle": other_open.cycle}, actor=actor
+        )
+        cancelled = other_open.id
+        db.session.flush()  # before the move: one open task per customer
+    moved = db.session.execute(
+        update(FollowUp)
+        .where(FollowUp.customer_id == from_id)
+        .values(customer_id=to_id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    took_open = kept_open is None and other_open is not None
+    owner_id = db.session.scalar(select(Customer.owner_id).where(Customer.id == to_id))
+    if took_open and owner_id is not None and other_open.assignee_id != owner_id:
+        db.session.execute(
+            update(FollowUp)
+            .where(FollowUp.id == other_open.id)
+            .values(assignee_id=owner_id)
+            .execution_options(synchronize_session=False)
+        )
+    return MovedFollowUps(moved, cancelled, took_open)
+
+
 # --- the ownership rule ------------------------------------------------------------------------
 
 

@@ -1,14 +1,23 @@
 """Writing a file's rows to the database, a batch at a time, with SQLAlchemy Core.
 
-For each batch: the customers and orders it names are loaded with one query each; every row
-is then decided in memory (create, update, unchanged, or rejected with a reason), so a
-rejected row writes nothing; then the batch is written with a few bulk statements and
-committed. Should the database still refuse the batch (another user registered the same
-nickname meanwhile), it is rolled back and retried a row at a time, each row in its own
-transaction, so that only the offending row is rejected.
+For each batch: the customers and orders it names are loaded with a few queries; the rows
+of each order are combined into that order (rows.one_order: reports such as 1688's have a
+row per line item) and every order is decided in memory (created, updated, unchanged, older
+than what is stored, or rejected with a reason), so a rejected row writes nothing; then the
+batch is written with a few bulk statements and committed. A batch never ends inside the
+consecutive rows of one order. Should the database still refuse the batch (another user
+registered the same nickname meanwhile), it is rolled back and retried an order at a time,
+each in its own transaction, so that only the offending rows are rejected.
+
+A row's buyer is the customer holding its platform account (platform + nickname); failing
+that, the customer with its phone (the oldest record, if several have it), who gains the
+account, and the report lists the row; failing that, a new customer. A row whose phone is
+not a valid mobile keeps its order and buyer without the phone, and the report lists it.
 
 Decisions compare with what is stored, which makes an import idempotent: the same file
-imported twice changes nothing the second time and reports every row as unchanged.
+imported twice changes nothing the second time and reports every row as unchanged. An
+order's status only moves forward (models.status_after): a row that would move it back
+leaves the order as it is and counts as older than what we have.
 """
 
 from collections.abc import Callable, Iterable, Iterator
@@ -18,40 +27,62 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from ..extensions import db
-from ..models import Customer, Order, Source, utcnow
+from ..models import Customer, CustomerAccount, Order, Source, status_after, utcnow
 from ..search import reindex, text_for
 from .presets import ORDERS
-from .rows import ORDER_COLUMNS, BlankRow, OrderRow, ReviewRow, RowReader
+from .rows import ORDER_COLUMNS, BlankRow, OrderRow, ReviewRow, RowReader, one_order
 from .tables import Table
 from .values import RowError
 
 BATCH_SIZE = 5000
 IMPORT_CACHE_KB = 128 * 1024  # SQLite page cache while importing (see _apply)
 _CHUNK = 1000  # values per IN (...) list
+JOINED_BY_PHONE = ("joined_by_phone", "joined_oldest_by_phone")  # note codes
 
 
 @dataclass
 class Counts:
     total: int = 0
-    created: int = 0
-    updated: int = 0
-    skipped: int = 0
+    created: int = 0  # orders
+    updated: int = 0  # orders
+    skipped: int = 0  # rows: their order (and buyer) as stored already
+    older: int = 0  # rows saying less than what is stored (an older report): left as they are
+    line_items: int = 0  # rows after an order's first, in an order created or updated
     customers_created: int = 0
     rejected: list[dict] = field(default_factory=list)
+    notes: list[dict] = field(default_factory=list)  # rows imported, with something to say
 
     def reject(self, line: int, error: RowError) -> None:
         self.rejected.append({"line": line, "reason": error.reason, "code": error.code, "params": error.params})
+
+    def note(self, line: int, code: str, **params) -> dict:
+        """A note on an imported row; its "customer_id" is set once the customer is written."""
+        said = RowError(code, **params)
+        entry = {"line": line, "reason": said.reason, "code": code, "params": said.params, "customer_id": None}
+        self.notes.append(entry)
+        return entry
 
     def add(self, other: "Counts") -> None:
         self.created += other.created
         self.updated += other.updated
         self.skipped += other.skipped
+        self.older += other.older
+        self.line_items += other.line_items
         self.customers_created += other.customers_created
         self.rejected += other.rejected
+        self.notes += other.notes
 
     @property
     def written(self) -> bool:
         return bool(self.created or self.updated)
+
+    @property
+    def joined_by_phone(self) -> int:
+        return sum(1 for note in self.notes if note["code"] in JOINED_BY_PHONE)
+
+    @property
+    def phones_dropped(self) -> int:
+        return sum(1 for note in self.notes if note["code"] == "phone_dropped")
 
     def summary(self) -> dict:
         return {
@@ -59,8 +90,12 @@ class Counts:
             "created": self.created,
             "updated": self.updated,
             "skipped": self.skipped,
+            "older": self.older,
+            "line_items": self.line_items,
             "rejected": len(self.rejected),
             "customers_created": self.customers_created,
+            "joined_by_phone": self.joined_by_phone,
+            "phones_dropped": self.phones_dropped,
         }
 
 
@@ -70,11 +105,24 @@ def _chunks(values: list, size: int = _CHUNK) -> Iterable[list]:
 
 
 class _Customer:
-    __slots__ = ("id", "key", "name", "nickname", "phone", "province", "city", "wechat", "tags", "search_changed")
+    __slots__ = (
+        "id",
+        "name",
+        "platform",
+        "nickname",
+        "phone",
+        "province",
+        "city",
+        "wechat",
+        "tags",
+        "accounts",
+        "search_changed",
+    )
 
-    def __init__(self, id, key, name, nickname, phone, province, city, wechat=None, tags=""):
-        self.id, self.key, self.name, self.nickname = id, key, name, nickname
+    def __init__(self, id, name, platform, nickname, phone, province, city, wechat=None, tags=""):
+        self.id, self.name, self.platform, self.nickname = id, name, platform, nickname
         self.phone, self.province, self.city, self.wechat, self.tags = phone, province, city, wechat, tags
+        self.accounts: list[tuple[str, str]] = []  # (platform, nickname) this batch adds
         self.search_changed = False
 
     def fill(self, row: OrderRow) -> bool:
@@ -89,9 +137,14 @@ class _Customer:
             self.city, changed = row.city, True
         return changed
 
-    @property
-    def search_text(self) -> str:
-        return text_for(self.name, self.nickname, self.phone, self.wechat, self.tags)
+    def add_account(self, platform: str, nickname: str) -> None:
+        self.accounts.append((platform, nickname))
+        self.search_changed = True
+        if self.nickname is None:  # registered by hand without one: this is their first account
+            self.platform, self.nickname = platform, nickname
+
+    def search_text(self, other_nicknames: Iterable[str] = ()) -> str:
+        return text_for(self.name, self.nickname, self.phone, self.wechat, self.tags, other_nicknames)
 
 
 class _Order:
@@ -109,28 +162,55 @@ class _Order:
         return self.customer_id == customer.id
 
 
+_CUSTOMER_COLUMNS = ("id", "name", "platform", "nickname", "phone", "province", "city", "wechat", "tags")
+
+
 class OrderRows:
-    """Applies OrderRows: customers matched by platform + nickname (or created), orders
-    upserted by order number."""
+    """Applies OrderRows: customers matched by platform account, then by phone (or created),
+    orders upserted by order number."""
 
     def __init__(self, owner_id: int | None, actor_id: int | None):
         self.owner_id = owner_id
         self.actor_id = actor_id
 
+    def units(self, rows: list[OrderRow]) -> list[list[OrderRow]]:
+        """The rows of each order: what is written, or rejected, together."""
+        by_order: dict[str, list[OrderRow]] = {}
+        for row in rows:
+            by_order.setdefault(row.order_no, []).append(row)
+        return list(by_order.values())
+
     def _customers(self, connection: Connection, rows: list[OrderRow]) -> dict:
+        """The customers holding the rows' platform accounts, by (platform, nickname)."""
         by_platform: dict[str, set[str]] = {}
         for row in rows:
             by_platform.setdefault(row.platform, set()).add(row.nickname)
-        c = Customer.__table__.c
-        found = {}
+        a, c = CustomerAccount.__table__.c, Customer.__table__.c
+        found, loaded = {}, {}
         for platform, nicknames in by_platform.items():
             for chunk in _chunks(sorted(nicknames)):
-                query = select(c.id, c.nickname, c.name, c.phone, c.province, c.city, c.wechat, c.tags).where(
-                    c.platform == platform, c.nickname.in_(chunk)
+                query = (
+                    select(a.nickname, *(c[k] for k in _CUSTOMER_COLUMNS))
+                    .join_from(CustomerAccount.__table__, Customer.__table__, a.customer_id == c.id)
+                    .where(a.platform == platform, a.nickname.in_(chunk))
                 )
                 for r in connection.execute(query):
-                    key = (platform, r.nickname)
-                    found[key] = _Customer(r.id, key, r.name, r.nickname, r.phone, r.province, r.city, r.wechat, r.tags)
+                    customer = loaded.get(r.id) or _Customer(*(getattr(r, k) for k in _CUSTOMER_COLUMNS))
+                    found[(platform, r[0])] = loaded[r.id] = customer
+        return found
+
+    def _by_phone(self, connection: Connection, phones: set[str], known: dict[int, _Customer]) -> dict:
+        """For each phone, the oldest customer registered with it, and how many are."""
+        c = Customer.__table__.c
+        found: dict[str, tuple[_Customer, int]] = {}
+        for chunk in _chunks(sorted(phones)):
+            query = select(*(c[k] for k in _CUSTOMER_COLUMNS)).where(c.phone.in_(chunk)).order_by(c.created_at, c.id)
+            for r in connection.execute(query):
+                oldest, holders = found.get(r.phone, (None, 0))
+                if oldest is None:
+                    oldest = known.get(r.id) or _Customer(*(getattr(r, k) for k in _CUSTOMER_COLUMNS))
+                    known[r.id] = oldest
+                found[r.phone] = (oldest, holders + 1)
         return found
 
     def _orders(self, connection: Connection, rows: list[OrderRow]) -> dict:
@@ -151,46 +231,74 @@ class OrderRows:
     def apply(self, connection: Connection, rows: list[OrderRow]) -> Counts:
         counts = Counts()
         customers = self._customers(connection, rows)
+        known = {customer.id: customer for customer in customers.values()}
+        unknown_phones = {row.phone for row in rows if row.phone and (row.platform, row.nickname) not in customers}
+        by_phone = self._by_phone(connection, unknown_phones, known) if unknown_phones else {}
         orders = self._orders(connection, rows)
         new_customers: list[_Customer] = []
         changed_customers: dict[int, _Customer] = {}
         new_orders: list[tuple[str, _Order]] = []
         changed_orders: dict[int, _Order] = {}
+        notes: list[tuple[dict, _Customer]] = []
 
-        for row in rows:
-            key = (row.platform, row.nickname)
-            customer = customers.get(key)
+        for unit in self.units(rows):
+            key = (unit[0].platform, unit[0].nickname)
+            lines = [row for row in unit if (row.platform, row.nickname) == key]
+            for row in unit:
+                if (row.platform, row.nickname) != key:  # one order, two buyers: the first row's wins
+                    counts.reject(row.line, RowError("other_customer", order_no=row.order_no, nickname=key[1]))
+            row = one_order(lines)
+            customer, joined = customers.get(key), None
+            if customer is None and row.phone in by_phone:
+                customer, holders = joined = by_phone[row.phone]
             order = orders.get(row.order_no)
             if order is not None and not order.belongs_to(customer):
-                counts.reject(row.line, RowError("other_customer", order_no=row.order_no, nickname=order.nickname))
+                for line in lines:
+                    counts.reject(line.line, RowError("other_customer", order_no=row.order_no, nickname=order.nickname))
                 continue
-            # The row is accepted: from here on it is written, all of it.
+            # The order is accepted: from here on it is written, all of it.
             customer_changed = False
             if customer is None:
-                customer = _Customer(None, key, row.name, row.nickname, row.phone, row.province, row.city)
-                customers[key] = customer
+                customer = _Customer(None, row.name, row.platform, row.nickname, row.phone, row.province, row.city)
+                customer.accounts.append(key)
                 new_customers.append(customer)
                 counts.customers_created += 1
-            elif customer.fill(row) and customer.id is not None:
-                changed_customers[customer.id] = customer
-                customer_changed = True
+                if row.phone:
+                    by_phone[row.phone] = (customer, 1)
+            else:
+                if joined is not None:
+                    customer.add_account(*key)
+                    code = "joined_oldest_by_phone" if holders > 1 else "joined_by_phone"
+                    said = {"name": customer.name, "phone": row.phone, "platform": key[0], "nickname": key[1]}
+                    notes.append((counts.note(row.line, code, **said, count=holders), customer))
+                if (customer.fill(row) or joined is not None) and customer.id is not None:
+                    changed_customers[customer.id] = customer
+                    customer_changed = True
+            customers[key] = customer
+            notes += [
+                (counts.note(line.line, "phone_dropped", value=line.bad_phone), customer)
+                for line in lines
+                if line.bad_phone
+            ]
             values = row.order_values()
             if order is None:
-                order = _Order(None, None, customer, row.nickname, row.platform, values)
-                orders[row.order_no] = order
-                new_orders.append((row.order_no, order))
+                new_orders.append((row.order_no, _Order(None, None, customer, row.nickname, row.platform, values)))
                 counts.created += 1
-            elif order.values != values:
-                order.values = values
-                if order.id is not None:
+                counts.line_items += len(lines) - 1
+            elif status_after(order.values["status"], values["status"]) != values["status"]:
+                counts.older += len(lines)
+            elif order.values != values or customer_changed:
+                if order.values != values:
+                    order.values = values
                     changed_orders[order.id] = order
                 counts.updated += 1
-            elif customer_changed:
-                counts.updated += 1
+                counts.line_items += len(lines) - 1
             else:
-                counts.skipped += 1
+                counts.skipped += len(lines)
 
         self._write(connection, new_customers, changed_customers, new_orders, changed_orders)
+        for note, customer in notes:
+            note["customer_id"] = customer.id
         return counts
 
     def _write(self, connection, new_customers, changed_customers, new_orders, changed_orders) -> None:
@@ -199,7 +307,7 @@ class OrderRows:
             values = [
                 {
                     "name": customer.name,
-                    "platform": customer.key[0],
+                    "platform": customer.platform,
                     "nickname": customer.nickname,
                     "phone": customer.phone,
                     "province": customer.province,
@@ -210,7 +318,7 @@ class OrderRows:
                     "created_by_id": self.actor_id,
                     "created_at": now,
                     "updated_at": now,
-                    "search_text": customer.search_text,
+                    "search_text": customer.search_text(n for _, n in customer.accounts),
                 }
                 for customer in new_customers
             ]
@@ -218,17 +326,27 @@ class OrderRows:
             # rows in parameter order makes SQLAlchemy insert them one statement each on SQLite
             # (and the FTS trigger then costs five times as much per row).
             table = Customer.__table__
-            by_key = {customer.key: customer for customer in new_customers}
+            by_key = {(customer.platform, customer.nickname): customer for customer in new_customers}
             returning = insert(table).returning(table.c.id, table.c.platform, table.c.nickname)
             for customer_id, platform, nickname in connection.execute(returning, values):
                 by_key[(platform, nickname)].id = customer_id
             reindex(connection, [(customer.id, v["search_text"]) for customer, v in zip(new_customers, values)])
+        accounts = [
+            {"customer_id": customer.id, "platform": platform, "nickname": nickname}
+            for customer in (*new_customers, *changed_customers.values())
+            for platform, nickname in customer.accounts
+        ]
+        if accounts:
+            connection.execute(insert(CustomerAccount.__table__), accounts)
         if changed_customers:
+            nicknames = self._nicknames(connection, list(changed_customers))
             table = Customer.__table__
             statement = (
                 update(table)
                 .where(table.c.id == bindparam("b_id"))
                 .values(
+                    platform=bindparam("b_platform"),
+                    nickname=bindparam("b_nickname"),
                     phone=bindparam("b_phone"),
                     province=bindparam("b_province"),
                     city=bindparam("b_city"),
@@ -236,15 +354,18 @@ class OrderRows:
                     updated_at=bindparam("b_updated_at"),
                 )
             )
+            texts = {cid: customer.search_text(nicknames.get(cid, ())) for cid, customer in changed_customers.items()}
             connection.execute(
                 statement,
                 [
                     {
                         "b_id": customer.id,
+                        "b_platform": customer.platform,
+                        "b_nickname": customer.nickname,
                         "b_phone": customer.phone,
                         "b_province": customer.province,
                         "b_city": customer.city,
-                        "b_search_text": customer.search_text,
+                        "b_search_text": texts[customer.id],
                         "b_updated_at": now,
                     }
                     for customer in changed_customers.values()
@@ -252,11 +373,7 @@ class OrderRows:
             )
             reindex(
                 connection,
-                [
-                    (customer.id, customer.search_text)
-                    for customer in changed_customers.values()
-                    if customer.search_changed
-                ],
+                [(cid, texts[cid]) for cid, customer in changed_customers.items() if customer.search_changed],
             )
         if new_orders:
             connection.execute(
@@ -281,9 +398,22 @@ class OrderRows:
                 ],
             )
 
+    def _nicknames(self, connection: Connection, customer_ids: list[int]) -> dict[int, list[str]]:
+        """Every nickname of these customers, the accounts just added included."""
+        a = CustomerAccount.__table__.c
+        nicknames: dict[int, list[str]] = {}
+        for chunk in _chunks(sorted(customer_ids)):
+            query = select(a.customer_id, a.nickname).where(a.customer_id.in_(chunk)).order_by(a.id)
+            for customer_id, nickname in connection.execute(query):
+                nicknames.setdefault(customer_id, []).append(nickname)
+        return nicknames
+
 
 class ReviewRows:
     """Applies ReviewRows: the rating of an order already imported, and its customer's latest review."""
+
+    def units(self, rows: list[ReviewRow]) -> list[list[ReviewRow]]:
+        return [[row] for row in rows]
 
     def apply(self, connection: Connection, rows: list[ReviewRow]) -> Counts:
         counts = Counts()
@@ -345,18 +475,26 @@ class _Batch:
 
 
 def _batches(table: Table, reader: RowReader, batch_size: int) -> Iterator[_Batch]:
+    """Batches of about `batch_size` rows; a full batch goes on while the rows are of its last
+    order (the line items of one order are decided together)."""
     batch = _Batch([], [], 0)
     for line, cells in table.rows():
         try:
-            batch.rows.append(reader.read(line, cells))
+            row, error = reader.read(line, cells), None
         except BlankRow:
             continue
-        except RowError as error:
-            batch.rejected.append((line, error))
-        batch.read += 1
-        if batch.read == batch_size:
+        except RowError as rejected:
+            row, error = None, rejected
+        if batch.read >= batch_size and not (
+            row is not None and batch.rows and batch.rows[-1].order_no == row.order_no
+        ):
             yield batch
             batch = _Batch([], [], 0)
+        if error is None:
+            batch.rows.append(row)
+        else:
+            batch.rejected.append((line, error))
+        batch.read += 1
     if batch.read:
         yield batch
 
@@ -369,7 +507,6 @@ def import_table(
     owner_id: int | None = None,
     actor_id: int | None = None,
     progress: Callable[[int, int], None] = lambda done, total: None,
-    batch_size: int = BATCH_SIZE,
 ) -> Counts:
     """Import every row of `table`, committing batch by batch; `counts` holds the tally so far
     (also when this raises)."""
@@ -379,7 +516,7 @@ def import_table(
     sqlite = db.session.get_bind().dialect.name == "sqlite"
     default_cache = db.session.connection().exec_driver_sql("PRAGMA cache_size").scalar() if sqlite else None
     try:
-        for batch in _batches(table, reader, batch_size):
+        for batch in _batches(table, reader, BATCH_SIZE):
             for line, error in batch.rejected:
                 counts.reject(line, error)
             if batch.rows:
@@ -390,6 +527,7 @@ def import_table(
         if sqlite:
             _restore_cache_size(int(default_cache))
     counts.rejected.sort(key=lambda r: r["line"])
+    counts.notes.sort(key=lambda r: r["line"])
     return counts
 
 
@@ -404,7 +542,7 @@ def _restore_cache_size(kb: int) -> None:
 
 
 def _apply(rows, batch: list, counts: Counts, cache_kb: int | None = None) -> None:
-    """Write a batch in one transaction; if the database refuses it, one row at a time."""
+    """Write a batch in one transaction; if the database refuses it, one order (or review) at a time."""
     connection = db.session.connection()
     if cache_kb:
         # A larger SQLite page cache while importing, on this connection: an import updates
@@ -417,11 +555,13 @@ def _apply(rows, batch: list, counts: Counts, cache_kb: int | None = None) -> No
         db.session.commit()
     except (IntegrityError, DataError) as error:
         db.session.rollback()
-        if len(batch) == 1:
-            counts.reject(batch[0].line, RowError("not_saved", error=_first_line(error)))
+        units = rows.units(batch)
+        if len(units) == 1:
+            for row in batch:
+                counts.reject(row.line, RowError("not_saved", error=_first_line(error)))
             return
-        for row in batch:
-            _apply(rows, [row], counts)
+        for unit in units:
+            _apply(rows, unit, counts)
         return
     counts.add(result)
 

@@ -34,7 +34,13 @@ def run_import(run_id: int) -> dict | None:
         run.state, run.total_rows = ImportState.RUNNING, table.approximate_rows
         run.started_at = run.started_at or utcnow()
         db.session.commit()
-        reader = RowReader(preset, mapping, current_app.config["PHONE_REGION"], current_app.config["SHOP_TIMEZONE"])
+        reader = RowReader(
+            preset,
+            mapping,
+            current_app.config["PHONE_REGION"],
+            current_app.config["SHOP_TIMEZONE"],
+            columns=len(table.header),
+        )
         import_table(table, reader, counts, owner_id=owner_id, actor_id=actor_id, progress=report_progress)
     except Exception as error:
         db.session.rollback()
@@ -59,8 +65,11 @@ def _finish(run_id: int, counts: Counts, error: str | None = None) -> None:
     run.total_rows = counts.total
     run.created, run.updated, run.skipped = counts.created, counts.updated, counts.skipped
     run.customers_created = counts.customers_created
+    run.older, run.line_items = counts.older, counts.line_items
+    run.joined_by_phone, run.phones_dropped = counts.joined_by_phone, counts.phones_dropped
     run.rejected = counts.rejected
     run.rejected_count = len(counts.rejected)
+    run.notes = counts.notes
     run.finished_at = utcnow()
     actor = db.session.get(User, run.started_by_id)
     after = counts.summary() | ({"error": error} if error else {})

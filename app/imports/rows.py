@@ -1,6 +1,6 @@
 """One row of a file, read through the column mapping into what will be written, or a RowError."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -33,6 +33,7 @@ class OrderRow:
     paid_at: datetime | None
     items: str | None
     item_count: int | None
+    bad_phone: str | None = None  # the phone as written, when it is not a valid mobile (kept without it)
 
     def order_values(self) -> dict:
         """The order's columns this row sets (the same keys as ORDER_COLUMNS)."""
@@ -47,6 +48,31 @@ class OrderRow:
         }
 
 
+ITEMS_SEPARATOR = "; "
+
+
+def one_order(rows: list[OrderRow]) -> OrderRow:
+    """The order that rows with the same order number in one file describe.
+
+    Reports such as 1688's have a row per line item, each repeating the order's own columns
+    (or leaving them blank after the first row). The order is the first row's: its buyer,
+    status and times; its amount paid and refund are the largest the rows give (the order's,
+    repeated or written once); its items are the rows' titles, each once, and its item count
+    the sum of theirs. So the same file, imported again, makes the very same order.
+    """
+    if len(rows) == 1:
+        return rows[0]
+    titles = dict.fromkeys(row.items for row in rows if row.items)
+    counts = [row.item_count for row in rows if row.item_count is not None]
+    return replace(
+        rows[0],
+        amount=max(row.amount for row in rows),
+        refund_amount=max(row.refund_amount for row in rows),
+        items=ITEMS_SEPARATOR.join(titles)[:500] or None,
+        item_count=sum(counts) if counts else None,
+    )
+
+
 @dataclass(slots=True)
 class ReviewRow:
     line: int
@@ -59,22 +85,36 @@ class RowReader:
 
     Written for speed (a 100,000-row report reads in about two seconds): the mapped column of
     each field is looked up once, and rows shorter than the header are padded once.
+
+    A row too short to reach every required column (a line cut short, or split by a line
+    break inside a field) is rejected for being short: its missing status or time is not the
+    problem to report. A row that only lacks optional columns at its end is read with those
+    empty: some tools drop trailing empty cells, and an XLSX row ends at its last filled cell.
     """
 
-    def __init__(self, preset: Preset, mapping: dict[str, int | None], phone_region: str, shop_timezone: str):
+    def __init__(
+        self, preset: Preset, mapping: dict[str, int | None], phone_region: str, shop_timezone: str, *, columns: int
+    ):
+        """`columns`: how many columns the file's header names."""
         self.preset = preset
         self.phones = PhoneBook(phone_region)
         self.clock = ShopClock(shop_timezone)
+        self.columns = columns
         known = {f.key for f in preset.fields}
-        columns = {key: index for key, index in mapping.items() if index is not None and key in known}
+        mapped = {key: index for key, index in mapping.items() if index is not None and key in known}
+        self.required_width = max((mapped[f.key] + 1 for f in preset.required if f.key in mapped), default=0)
         # Rows are padded with None to the last mapped column, plus one None that every
         # unmapped field reads (index -1).
-        self.width = max(columns.values(), default=-1) + 1
-        self.index = {f.key: columns.get(f.key, -1) for f in preset.fields}
+        self.width = max(mapped.values(), default=-1) + 1
+        self.index = {f.key: mapped.get(f.key, -1) for f in preset.fields}
         self.padding = [None] * (self.width + 1)
         self.read = self._read_order if preset.kind == ORDERS else self._read_review
 
     def _padded(self, cells) -> list:
+        if len(cells) < self.required_width:
+            if not any(text(c) for c in cells):
+                raise BlankRow()
+            raise RowError("short_row", cells=len(cells), columns=self.columns)
         missing = self.width - len(cells)
         return [*cells, *self.padding[: missing + 1]] if missing > 0 else [*cells, None]
 
@@ -97,7 +137,7 @@ class RowReader:
             raise RowError("nickname_too_long")
         amount = values.money(c[i["amount"]], "bad_amount")
         refund = values.money(c[i["refund_amount"]], "bad_refund")
-        status = values.order_status(c[i["status"]], refund)
+        status = values.order_status(c[i["status"]], amount, refund)
         created = self.clock.moment(c[i["created_at"]], "bad_created")
         if created is None:
             raise RowError("created_empty")
@@ -105,7 +145,10 @@ class RowReader:
         if paid is None and (status in PAID_STATUSES or status == OrderStatus.REFUNDED):
             paid = created  # a file without payment times: count the order as paid when placed
         item_count = values.whole_number(c[i["item_count"]])
-        phone = self.phones.normalize(c[i["phone"]])
+        try:
+            phone, bad_phone = self.phones.normalize(c[i["phone"]]), None
+        except RowError as error:  # the order and its buyer are kept, without the phone
+            phone, bad_phone = None, error.params["value"]
         platform = self.preset.platform or values.platform(c[i.get("platform", -1)])
         province, city = values.place(c[i["address"]])
         items = text(c[i["items"]])[:500] or None
@@ -126,6 +169,7 @@ class RowReader:
             paid,
             items,
             item_count,
+            bad_phone,
         )
 
     def _read_review(self, line: int, cells) -> ReviewRow:

@@ -11,8 +11,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import defer, joinedload
 
 from ..extensions import db
+from ..labels import PLATFORM_LABELS
 from ..models import ImportRun, ImportState, User, utcnow
 from ..redis import get_queue, get_redis
+from ..templating import display_phone
 from .jobs import JOB_TIMEOUT, run_import
 from .presets import KNOWN_COLUMNS, Preset, better_preset
 from .rows import BlankRow, RowReader
@@ -20,7 +22,7 @@ from .tables import Table, TableError, known_columns, read_table
 from .values import REASONS, RowError
 
 PREVIEW_ROWS = 5
-REPORT_ROWS = 200  # rejected rows shown on the page; the CSV has them all
+REPORT_ROWS = 200  # rejected rows (and notes) shown on the page; the CSVs have them all
 
 
 def read_upload(content: bytes, filename: str, preset: Preset) -> tuple[Table, dict]:
@@ -66,7 +68,7 @@ def recent_runs():
     """Every import, newest first (a query for the page helper), without the rejected rows."""
     return (
         select(ImportRun)
-        .options(defer(ImportRun.rejected), joinedload(ImportRun.started_by))
+        .options(defer(ImportRun.rejected), defer(ImportRun.notes), joinedload(ImportRun.started_by))
         .order_by(ImportRun.created_at.desc(), ImportRun.id.desc())
     )
 
@@ -87,7 +89,13 @@ class PreviewRow:
 
 def preview(table: Table, preset: Preset, mapping: dict) -> list[PreviewRow]:
     """The first rows as the import will read them with `mapping`: values, or why a row fails."""
-    reader = RowReader(preset, mapping, current_app.config["PHONE_REGION"], current_app.config["SHOP_TIMEZONE"])
+    reader = RowReader(
+        preset,
+        mapping,
+        current_app.config["PHONE_REGION"],
+        current_app.config["SHOP_TIMEZONE"],
+        columns=len(table.header),
+    )
     rows = []
     for line, cells in table.first_rows(PREVIEW_ROWS):
         try:
@@ -173,3 +181,24 @@ def reason_text(code: str | None, params: dict | None, fallback: str) -> str:
 def rejected_rows(run: ImportRun, limit: int | None = REPORT_ROWS) -> list[tuple[int, str]]:
     entries = (run.rejected or [])[:limit] if limit else (run.rejected or [])
     return [(e["line"], reason_text(e.get("code"), e.get("params"), e.get("reason", ""))) for e in entries]
+
+
+@dataclass
+class Note:
+    line: int
+    text: str
+    customer_id: int | None  # the customer the row joined by phone
+
+
+def note_rows(run: ImportRun, limit: int | None = REPORT_ROWS) -> list[Note]:
+    """The rows imported with a note, the platform and phone as the reader knows them."""
+    entries = (run.notes or [])[:limit] if limit else (run.notes or [])
+    notes = []
+    for e in entries:
+        params = dict(e.get("params") or {})
+        if "platform" in params:
+            params["platform"] = PLATFORM_LABELS.get(params["platform"], params["platform"])
+        if params.get("phone"):
+            params["phone"] = display_phone(params["phone"])
+        notes.append(Note(e["line"], reason_text(e.get("code"), params, e.get("reason", "")), e.get("customer_id")))
+    return notes

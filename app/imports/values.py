@@ -27,6 +27,7 @@ def N_(message: str) -> str:
 
 
 REASONS = {
+    "short_row": N_("The row has %(cells)s columns, the header has %(columns)s."),
     "order_no_empty": N_("The order number is empty."),
     "order_no_too_long": N_("The order number is longer than 64 characters."),
     "order_no_number": N_(
@@ -50,6 +51,15 @@ REASONS = {
     "bad_rating": N_("Unknown rating “%(value)s”: use 好评, 中评 or 差评 (good, neutral, bad)."),
     "no_such_order": N_("There is no order %(order_no)s: import the order report first."),
     "not_saved": N_("The row could not be saved: %(error)s"),
+    # Notes on rows that were imported (the report lists them apart from the rejected rows).
+    "phone_dropped": N_("The phone number “%(value)s” is not valid: kept without it (never texted)."),
+    "joined_by_phone": N_(
+        "Joined the customer %(name)s by the phone number %(phone)s (%(platform)s account %(nickname)s added)."
+    ),
+    "joined_oldest_by_phone": N_(
+        "Joined the customer %(name)s by the phone number %(phone)s (%(platform)s account %(nickname)s added); "
+        "%(count)s customers have this number: the oldest record was chosen."
+    ),
 }
 
 
@@ -266,14 +276,16 @@ STATUSES = {
 } | {status.value: status for status in OrderStatus}
 
 
-def order_status(value, refund_amount: Decimal) -> OrderStatus:
+def order_status(value, amount: Decimal, refund_amount: Decimal) -> OrderStatus:
+    """Our status for the report's: an order refunded in full is refunded whatever its status
+    text (a refund after 交易成功 leaves it 交易成功), and so is a closed order with money back."""
     raw = text(value)
     if not raw:
         raise RowError("status_empty")
     status = STATUSES.get(raw) or STATUSES.get(raw.lower())
     if status is None:
         raise RowError("bad_status", value=raw)
-    if status == OrderStatus.CLOSED and refund_amount > 0:
+    if refund_amount > 0 and (status == OrderStatus.CLOSED or refund_amount >= amount):
         return OrderStatus.REFUNDED
     return status
 

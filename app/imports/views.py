@@ -121,6 +121,7 @@ def show(run_id: int):
         run=run,
         progress=progress,
         rejected=services.rejected_rows(run) if progress.finished else [],
+        notes=services.note_rows(run) if progress.finished else [],
         report_rows=services.REPORT_ROWS,
         **LABELS,
     )
@@ -134,3 +135,13 @@ def rejected(run_id: int):
         abort(404)
     rows = [[_("Line"), _("Reason")], *services.rejected_rows(run, limit=None)]
     return spreadsheets.csv_download(rows, f"import-{run.id}-rejected.csv")
+
+
+@bp.get("/<int:run_id>/notes.csv")
+@staff_only
+def notes(run_id: int):
+    run = db.get_or_404(ImportRun, run_id)
+    if run.state not in (ImportState.DONE, ImportState.FAILED):
+        abort(404)
+    rows = [[_("Line"), _("Note")], *((note.line, note.text) for note in services.note_rows(run, limit=None))]
+    return spreadsheets.csv_download(rows, f"import-{run.id}-notes.csv")
