@@ -235,6 +235,8 @@ class Customer(db.Model):
         Index("ix_customers_total_spend_id", "total_spend", "id"),
         Index("ix_customers_name_id", "name", "id"),
         Index("ix_customers_created_at_id", "created_at", "id"),
+        # SQLite: a merged (deleted) record's id is never given to another customer (0005).
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1006,3 +1006,16 @@ def test_sales_cannot_merge(client, login_as, make_customer):
     assert client.get(f"/customers/{kept.id}/merge").status_code == 403
     assert client.post(f"/customers/{kept.id}/merge", data={"other": other.id}).status_code == 403
     assert customer_count() == 2
+
+
+def test_a_merged_records_number_is_never_given_to_another_customer(client, login_as, make_customer):
+    """Old links and the merge's history name the merged record by its number: a new
+    customer must not take it (SQLite reused the largest id once it was deleted)."""
+    supervisor = login_as(Role.SUPERVISOR)
+    kept = make_customer(name="留下的")
+    other = make_customer(name="并入的")  # the largest id so far
+    customers.merge(kept, other, supervisor)
+    db.session.commit()
+    newcomer = make_customer(name="新来的")
+    assert newcomer.id > other.id
+    assert client.get(f"/customers/{other.id}").status_code == 404
