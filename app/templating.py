@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from flask import Flask, current_app
 from flask_babel import get_locale
+from flask_babel import gettext as _
 
 from . import phones
 from .access import nav_items
@@ -32,6 +33,20 @@ def money(value: Decimal | None) -> str:
     return "" if value is None else f"¥{value:,.2f}"
 
 
+def words(items) -> str:
+    """Items listed as the reader's language lists them (、 in Chinese, a comma in English)."""
+    # NOTE: a list separator: "、" in Chinese.
+    return _(", ").join(str(item) for item in items)
+
+
+def account(platform_nickname: str, platforms: dict) -> str:
+    """A platform account as stored in the change log ("taobao:小猫") as people read it."""
+    platform, _sep, nickname = platform_nickname.partition(":")
+    return f"{platforms.get(platform, platform)} {nickname}"
+
+
 def register(app: Flask) -> None:
-    app.jinja_env.filters.update(localtime=localtime, localdate=localdate, phone=display_phone, money=money)
+    app.jinja_env.filters.update(
+        localtime=localtime, localdate=localdate, phone=display_phone, money=money, words=words, account=account
+    )
     app.context_processor(lambda: {"nav_items": nav_items, "get_locale": get_locale})

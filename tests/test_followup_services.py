@@ -363,7 +363,7 @@ def test_blacklisting_the_phone_of_a_do_not_contact_customer(sales, followed):
         "manual",
         f"follow_up:{task.id}",
         customer.id,
-        "Asked not to be contacted",
+        None,  # the source says why, in the reader's language on the timeline
         sales.id,
     )
     assert blacklist.add_for_follow_up(task, sales).id == entry.id  # once only

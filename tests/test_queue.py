@@ -263,7 +263,7 @@ def test_do_not_contact_offers_to_blacklist_the_phone(client, login_as, make_cus
     assert (entry.phone, entry.reason, entry.note, entry.source, entry.customer_id, entry.added_by_id) == (
         "+8613899990000",
         "manual",
-        "Asked not to be contacted",
+        None,
         f"follow_up:{task.id}",
         customer.id,
         me.id,
@@ -272,7 +272,7 @@ def test_do_not_contact_offers_to_blacklist_the_phone(client, login_as, make_cus
     page = client.get(f"/customers/{customer.id}").text
     assert "The phone is blacklisted (Manual) since" in page
     timeline = words(page[page.index('<ol class="timeline">') :])
-    assert "Phone blacklisted · Manual · Asked not to be contacted" in timeline
+    assert f"Phone blacklisted · Manual · asked not to be contacted at a follow-up · {me.display_name}" in timeline
     assert "Follow-ups: Do not contact" in timeline and "Outcome: Do not contact · Phone call" in timeline
 
 

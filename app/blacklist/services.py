@@ -61,8 +61,7 @@ def add_for_follow_up(task: FollowUp, actor: User) -> BlacklistEntry | None:
         source=f"follow_up:{task.id}",
         actor=actor,
         customer_id=task.customer_id,
-        note="Asked not to be contacted",
-    )
+    )  # the source says why (the timeline reads it in the reader's language)
 
 
 def move_entries(from_id: int, to_id: int) -> int:
