@@ -5,6 +5,8 @@
 //   data-remove="selector"    a click removes the closest element that matches
 //   data-check-all="name"     ticking this box ticks (or unticks) every box of that name in its form
 //   data-submit-on-change     choosing a value submits the form
+// And when an htmx request fails, #request-failed says so (the text for its status), rather than
+// the click seeming to do nothing; the next request hides it again.
 //   data-checks="id"          a field's check, swapped in as it is typed: the field is marked
 //                             invalid (aria-invalid) while the check shows an error
 document.addEventListener("click", (event) => {
@@ -38,4 +40,18 @@ document.addEventListener("htmx:afterSettle", () => {
     if (check.classList.contains("field-error")) field.setAttribute("aria-invalid", "true");
     else field.removeAttribute("aria-invalid");
   }
+});
+
+function requestFailed(key) {
+  const notice = document.getElementById("request-failed");
+  if (!notice) return;
+  notice.textContent = notice.dataset[key] || notice.dataset.other;
+  notice.hidden = false;
+}
+
+document.addEventListener("htmx:responseError", (event) => requestFailed(String(event.detail.xhr.status)));
+document.addEventListener("htmx:sendError", () => requestFailed("network"));
+document.addEventListener("htmx:beforeRequest", () => {
+  const notice = document.getElementById("request-failed");
+  if (notice) notice.hidden = true;
 });

@@ -93,3 +93,20 @@ def test_supervisor_reassigns_a_customer_and_the_audit_follows(page, live_server
     expect(row("落后的")).to_have_count(0)
     row("接手的").locator("td[data-label=Overdue]").get_by_role("link").click()
     expect(page.locator("main")).to_contain_text("逾期客户")
+
+
+def test_a_card_reassigned_meanwhile_says_so_when_clicked(page, sign_in, make_user, make_customer):
+    """An htmx request that fails says why at the foot of the screen; it used to do nothing."""
+    seller, other = make_user(Role.SALES), make_user(Role.SALES)
+    customer = make_customer(owner=seller, name="被转走的")
+    give_task(customer, today_early())
+    sign_in(seller, then="/follow-ups/")
+    card = page.locator(".task-card", has_text="被转走的")
+    services.assign([customer.id], other, make_user(Role.SUPERVISOR))  # a supervisor, meanwhile
+    db.session.commit()
+    card.get_by_role("button", name="No answer").click()
+    notice = page.locator("#request-failed")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("no longer there, or no longer yours")
+    expect(notice).to_be_in_viewport()
+    expect(card).to_have_count(1)  # nothing was recorded, and nothing pretends it was
