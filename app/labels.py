@@ -121,3 +121,10 @@ AUDIT_ACTION_LABELS = {
     AuditAction.IMPORT_FINISHED: _l("Import finished"),
     AuditAction.IMPORT_FAILED: _l("Import failed"),
 }
+
+
+def follow_up_state_label(state: str, owner_id: int | None) -> str:
+    """What a customer's follow-up state reads as: one to be followed up by nobody yet is unassigned."""
+    if state == FollowUpState.ACTIVE and owner_id is None:
+        return _l("Unassigned")
+    return FOLLOW_UP_STATE_LABELS.get(state, state)

@@ -59,7 +59,7 @@ def csv_download(rows: Iterable[Sequence], filename: str) -> Response:
     """A CSV attachment, streamed: rows may be read from the database as it goes."""
     return Response(
         stream_with_context(csv_chunks(rows)),
-        mimetype="text/csv; charset=utf-8",
+        mimetype="text/csv",  # Flask adds the charset
         headers={"Content-Disposition": f"attachment; filename={filename}"},
     )
 

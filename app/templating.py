@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 
 from . import phones
 from .access import nav_items
+from .labels import follow_up_state_label
 from .shop_calendar import to_shop_time
 
 
@@ -49,4 +50,5 @@ def register(app: Flask) -> None:
     app.jinja_env.filters.update(
         localtime=localtime, localdate=localdate, phone=display_phone, money=money, words=words, account=account
     )
+    app.jinja_env.globals["follow_up_state"] = follow_up_state_label
     app.context_processor(lambda: {"nav_items": nav_items, "get_locale": get_locale})

@@ -101,6 +101,16 @@ def test_next_due_and_follow_up_state_are_shown(client, login_as, staff, owned):
     assert due.isoformat() in row and "Followed up" in row and "王芳" in row
 
 
+def test_a_customer_nobody_follows_up_yet_reads_unassigned(client, login_as, make_customer):
+    """Not "Followed up" (跟进中) for someone no one is following up."""
+    login_as(Role.SUPERVISOR)
+    customer = make_customer(name="无人跟进")
+    row = re.search(r"无人跟进.*?</tr>", client.get("/assignment/").text, re.S).group(0)
+    assert re.search(r'data-label="Follow-up">Unassigned</td>', row)
+    page = " ".join(client.get(f"/customers/{customer.id}").text.split())
+    assert "<dt>State</dt><dd>Unassigned</dd>" in page
+
+
 def test_the_assignment_page_is_in_the_supervisors_navigation(client, login_as):
     login_as(Role.SUPERVISOR)
     assert 'href="/assignment/"' in client.get("/customers/").text

@@ -1091,7 +1091,7 @@ def test_a_refund_after_delivery_moves_a_completed_order_on(client, supervisor, 
     customer = db.session.scalar(select(Customer))
     assert (customer.total_spend, customer.paid_order_count, customer.layer) == (Decimal("0.00"), 0, "prospect")
     timeline = client.get(f"/customers/{customer.id}").text
-    assert "¥300.00 · Refunded · ¥300.00 refunded" in timeline
+    assert "¥300.00 · Refunded · 围巾" in timeline  # refunded in full: said once
 
 
 def test_a_partial_refund_is_taken_off_the_spend(client, supervisor, run_jobs):

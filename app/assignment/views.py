@@ -10,7 +10,7 @@ from ..extensions import db
 from ..followups import services as followups
 from ..forms import UNASSIGNED, CustomerFilterForm, owner_choices
 from ..htmx import render
-from ..labels import FOLLOW_UP_STATE_LABELS, LAYER_LABELS
+from ..labels import LAYER_LABELS
 from ..models import Role, User
 from ..pagination import page_of
 from . import bp, services
@@ -53,7 +53,6 @@ def _render(
         message=message,
         auto_message=auto_message,
         layers=LAYER_LABELS,
-        states=FOLLOW_UP_STATE_LABELS,
         status=status,
     )
 
