@@ -6,13 +6,14 @@ from werkzeug.routing import IntegerConverter
 
 from .config import load_config
 from .extensions import babel, csrf, db, htmx_ext, login_manager, migrate
+from .params import MAX_ID
 
 
 class RowId(IntegerConverter):
     """`<int:…>` in URLs: ids the database can hold (a tampered 99999999999 is a 404, not a 500)."""
 
     def __init__(self, map, *args, **kwargs):
-        kwargs.setdefault("max", 2**31 - 1)
+        kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
 
 

@@ -497,6 +497,9 @@ def test_default_sort_is_by_last_order(client, varied):
         {"page": "abc"},
         {"page": "-3"},
         {"page": "99999"},
+        {"page": "99999999999999999999"},
+        {"page": str(2**63)},
+        {"owner": "99999999999999999999"},
         {"q": '"'},
         {"q": "'; --"},
         {"q": 'a"b"c'},
@@ -572,6 +575,8 @@ def test_pagination(client, app, monkeypatch, login_as, make_customer):
     # Past the end: the last page; before the start: the first.
     assert result_names(client.get("/customers/?q=page&sort=name&page=42").text) == ["Page Customer 4"]
     assert result_names(client.get("/customers/?q=page&sort=name&page=0").text)[0] == "Page Customer 0"
+    huge = client.get("/customers/?q=page&sort=name&page=99999999999999999999").text
+    assert result_names(huge) == ["Page Customer 4"] and "Page 3 of 3" in huge
 
 
 def test_empty_registry_invites_a_first_registration(client, login_as):

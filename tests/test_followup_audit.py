@@ -157,7 +157,8 @@ def test_the_drill_down_lists_each_task_with_its_details(client, login_as, team)
 
 
 @pytest.mark.parametrize(
-    "query", [{"which": "everything"}, {"owner": "999999"}, {"owner": "abc"}, {"owner": "99999999999999999999"}]
+    "query",
+    [{"which": "everything"}, {"owner": "999999"}, {"owner": "abc"}, {"owner": "99999999999999999999"}, {"owner": ""}],
 )
 def test_a_tampered_drill_down_answers_404(client, login_as, team, query):
     login_as(Role.SUPERVISOR)

@@ -27,6 +27,7 @@ from ..labels import (
 )
 from ..models import Customer
 from ..pagination import page_of
+from ..params import page_number, record_id
 from . import bp, services
 from .forms import ComplaintForm, CustomerForm, field_labels
 
@@ -57,9 +58,7 @@ def _filters() -> tuple[CustomerFilterForm, services.Filters]:
 @login_required
 def index():
     form, filters = _filters()
-    page = page_of(
-        services.filtered(current_user, filters), request.args.get("page", 1, type=int), current_app.config["PAGE_SIZE"]
-    )
+    page = page_of(services.filtered(current_user, filters), page_number(request.args), current_app.config["PAGE_SIZE"])
     return render("customers/index.html", "results", form=form, page=page, **LABELS)
 
 
@@ -96,7 +95,7 @@ def check():
     """As the registration form is typed: the phone's validity and any duplicates."""
     form = _customer_form(formdata=request.args)
     form.phone.validate(form)
-    exclude = request.args.get("id", type=int)
+    exclude = record_id(request.args, "id")
     return render("customers/form.html", "checks", form=form, duplicates=_duplicates(form, exclude), customer=None)
 
 

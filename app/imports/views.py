@@ -12,6 +12,7 @@ from ..htmx import render
 from ..labels import IMPORT_STATE_LABELS, ORDER_STATUS_LABELS, REVIEW_LABELS
 from ..models import ImportRun, ImportState, Role
 from ..pagination import page_of
+from ..params import page_number
 from . import bp, services
 from .forms import UploadForm, mapping_data, mapping_form
 from .presets import PRESETS, TEMPLATES
@@ -28,7 +29,7 @@ def _upload_form() -> UploadForm:
 
 
 def _index(form: UploadForm, status: int = 200):
-    page = page_of(services.recent_runs(), request.args.get("page", 1, type=int), current_app.config["PAGE_SIZE"])
+    page = page_of(services.recent_runs(), page_number(request.args), current_app.config["PAGE_SIZE"])
     return render("imports/index.html", "runs", form=form, page=page, status=status, **LABELS)
 
 
