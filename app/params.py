@@ -1,4 +1,4 @@
-"""Numbers from users, kept to what the database can hold.
+"""Numbers and days from users, kept to what the database and the calendar can hold.
 
 A number in a URL or a form is one of three kinds, each read one way everywhere:
 - a record's id (`record_id`): the record named by a link. One the database cannot hold, or
@@ -8,7 +8,11 @@ A number in a URL or a form is one of three kinds, each read one way everywhere:
   is read as MAX_ID; app.pagination then shows the last page there is.
 - ids posted in a form (the ticked customers): the form field says which one is wrong
   (app.assignment.forms).
+Days are kept within FIRST_DAY..LAST_DAY (`DayField` in app/forms.py, the import's times in
+app/imports/values.py).
 """
+
+from datetime import date
 
 from flask import abort
 from werkzeug.datastructures import MultiDict
@@ -16,6 +20,12 @@ from werkzeug.datastructures import MultiDict
 # Ids are 32-bit integers on PostgreSQL (SQLite's are 64-bit; a larger number is no id of ours
 # there either).
 MAX_ID = 2**31 - 1
+
+# The days a user may give (a birthday, a filter, an audited period, an order's time in a
+# report). A shop day becomes a UTC moment (app.shop_calendar), which overflows in years 1
+# and 9999; no order, customer or period of the shop lies outside these.
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2100, 12, 31)
 
 
 def whole_number(value: str | None) -> int | None:

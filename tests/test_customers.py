@@ -103,6 +103,8 @@ def test_name_is_required(client, login_as):
         ({"nickname": "没有平台"}, "nickname", "Choose the platform this nickname belongs to."),
         ({"email": "not-an-email"}, "email", "Not a valid email address."),
         ({"birthday": "1990-02-31"}, "birthday", "Not a valid date value."),
+        ({"birthday": "9999-12-31"}, "birthday", "Choose a day from 1900-01-01 to 2100-12-31."),
+        ({"birthday": "0001-01-01"}, "birthday", "Choose a day from 1900-01-01 to 2100-12-31."),
         ({"platform": "ebay"}, "platform", "Not a valid choice."),
     ],
 )
@@ -112,6 +114,14 @@ def test_bad_values_get_a_message_next_to_their_field(client, login_as, values, 
     assert response.status_code == 422
     assert field_error(response.text, field) == message
     assert customer_count() == 0
+
+
+def test_a_birthday_on_the_first_or_last_day_allowed_is_kept(client, login_as):
+    login_as(Role.SALES)
+    assert 'max="2100-12-31" min="1900-01-01"' in client.get("/customers/new").text  # the date picker's
+    for day in ("1900-01-01", "2100-12-31"):
+        assert client.post("/customers/new", data=registration(name=day, birthday=day)).status_code == 302
+    assert sorted(str(c.birthday) for c in db.session.scalars(select(Customer))) == ["1900-01-01", "2100-12-31"]
 
 
 def test_phone_is_checked_as_typed(client, login_as):
@@ -500,6 +510,8 @@ def test_default_sort_is_by_last_order(client, varied):
         {"page": "99999999999999999999"},
         {"page": str(2**63)},
         {"owner": "99999999999999999999"},
+        {"last_order_from": "0001-01-01"},
+        {"last_order_to": "9999-12-31"},
         {"q": '"'},
         {"q": "'; --"},
         {"q": 'a"b"c'},
@@ -544,6 +556,15 @@ def test_markup_in_customer_data_is_shown_as_text(client, login_as):
         text = client.get(path).text
         assert "<script>alert(1)</script>" not in text and "<b>x</b>" not in text, path
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text, path
+
+
+@pytest.mark.parametrize("name, day", [("last_order_from", "0001-01-01"), ("last_order_to", "9999-12-31")])
+def test_a_day_out_of_range_is_ignored_and_explained(client, varied, name, day):
+    response = client.get("/customers/", query_string={name: day, "layer": "key"})
+    assert response.status_code == 200
+    assert field_error(response.text, name) == "Choose a day from 1900-01-01 to 2100-12-31."
+    assert set(result_names(response.text)) == {"Key Zhejiang"}
+    assert client.get("/customers/export.csv", query_string={name: day}).status_code == 200
 
 
 def test_invalid_filter_is_ignored_and_explained(client, varied):

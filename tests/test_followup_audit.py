@@ -265,6 +265,8 @@ def test_the_default_period_is_the_last_four_weeks_and_quick_links_choose_others
     "query, field, message",
     [
         ({"from": "2026-02-31"}, "from", "Not a valid date value."),
+        ({"from": "0001-01-01", "to": "0001-01-05"}, "from", "Choose a day from 1900-01-01 to 2100-12-31."),
+        ({"to": "9999-12-31"}, "to", "Choose a day from 1900-01-01 to 2100-12-31."),
         ({"from": "2026-03-10", "to": "2026-03-01"}, "from", "The period must start on or before its last day."),
         (
             {"from": "2025-01-01", "to": "2026-01-02"},

@@ -821,6 +821,17 @@ def test_no_file_chosen(client, supervisor):
     assert 'id="file-error">Choose the file to import.' in response.get_data(as_text=True)
 
 
+def test_a_time_in_year_1_is_a_rejected_row_not_an_error(client, supervisor, run_jobs):
+    row = ['="1"', "小猫", "50", "交易成功", "", "", "", "0001-01-01 00:00:00", "", "", "", ""]
+    response = upload(client, csv_bytes(TAOBAO_HEADER, [row]))
+    assert response.status_code == 302
+    reason = "The time “0001-01-01 00:00:00” is not between the years 1900 and 2100."
+    assert reason in client.get(response.headers["Location"]).get_data(as_text=True)  # the preview
+    page = import_file(client, run_jobs, csv_bytes(TAOBAO_HEADER, [row])).get_data(as_text=True)
+    assert rejected_rows(page) == {2: reason}
+    assert db.session.scalar(select(func.count()).select_from(Order)) == 0
+
+
 def test_1688_export(client, supervisor, run_jobs):
     header = [
         "订单编号",

@@ -1,9 +1,9 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, StringField, TextAreaField
+from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
-from ..forms import PhoneField, label_choices
+from ..forms import DayField, PhoneField, label_choices
 from ..labels import GENDER_LABELS, PLATFORM_LABELS, SOURCE_LABELS
 
 
@@ -20,7 +20,7 @@ class CustomerForm(FlaskForm):
     province = StringField(_l("Province"), validators=[Optional(), Length(max=30)])
     city = StringField(_l("City"), validators=[Optional(), Length(max=50)])
     gender = SelectField(_l("Gender"), choices=label_choices(GENDER_LABELS, "—"), validators=[Optional()])
-    birthday = DateField(_l("Birthday"), validators=[Optional()])
+    birthday = DayField(_l("Birthday"), validators=[Optional()])
     tags = StringField(
         _l("Tags"), validators=[Optional(), Length(max=500)], description=_l("Separate tags with commas.")
     )
