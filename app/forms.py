@@ -15,6 +15,7 @@ from . import phones
 from .labels import LAYER_LABELS, SOURCE_LABELS, TIER_LABELS
 from .models import User
 from .params import FIRST_DAY, LAST_DAY
+from .search import MAX_QUERY
 
 UNASSIGNED = "none"  # the owner choice "nobody": unowned customers in a filter, unassigning in a form
 SORT_LABELS = {"recent": _l("Last order"), "spend": _l("Total spend"), "name": _l("Name"), "created": _l("Newest")}
@@ -75,7 +76,11 @@ class CustomerFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    q = StringField(_l("Search"))
+    q = StringField(
+        _l("Search"),
+        validators=[Length(max=MAX_QUERY, message=_l("Search for at most %(max)d characters."))],
+        render_kw={"maxlength": MAX_QUERY},
+    )
     owner = SelectField(_l("Owner"), validators=[Optional()])
     layer = SelectField(_l("Layer"), choices=label_choices(LAYER_LABELS, _l("Any layer")), validators=[Optional()])
     tier = SelectField(_l("Tier"), choices=label_choices(TIER_LABELS, _l("Any tier")), validators=[Optional()])

@@ -512,6 +512,7 @@ def test_default_sort_is_by_last_order(client, varied):
         {"owner": "99999999999999999999"},
         {"last_order_from": "0001-01-01"},
         {"last_order_to": "9999-12-31"},
+        {"q": "长x " * 1666},
         {"q": '"'},
         {"q": "'; --"},
         {"q": 'a"b"c'},
@@ -565,6 +566,13 @@ def test_a_day_out_of_range_is_ignored_and_explained(client, varied, name, day):
     assert field_error(response.text, name) == "Choose a day from 1900-01-01 to 2100-12-31."
     assert set(result_names(response.text)) == {"Key Zhejiang"}
     assert client.get("/customers/export.csv", query_string={name: day}).status_code == 200
+
+
+def test_a_search_too_long_is_explained_under_the_box(client, varied):
+    response = client.get("/customers/", query_string={"q": "张" * 101})
+    assert response.status_code == 200
+    assert field_error(response.text, "q") == "Search for at most 100 characters."
+    assert 'maxlength="100"' in response.text
 
 
 def test_invalid_filter_is_ignored_and_explained(client, varied):
