@@ -513,6 +513,7 @@ def test_default_sort_is_by_last_order(client, varied):
         {"last_order_from": "0001-01-01"},
         {"last_order_to": "9999-12-31"},
         {"q": "长x " * 1666},
+        {"endpoint": "x", "_external": "1", "fmt": "x"},  # names url_for would choke on
         {"q": '"'},
         {"q": "'; --"},
         {"q": 'a"b"c'},
@@ -573,6 +574,11 @@ def test_a_search_too_long_is_explained_under_the_box(client, varied):
     assert response.status_code == 200
     assert field_error(response.text, "q") == "Search for at most 100 characters."
     assert 'maxlength="100"' in response.text
+
+
+def test_the_export_links_keep_the_filters_whatever_their_names(client, varied):
+    text = client.get("/customers/", query_string={"province": "浙江", "page": "1", "endpoint": "x"}).text
+    assert 'href="/customers/export.csv?province=%E6%B5%99%E6%B1%9F&amp;endpoint=x"' in text
 
 
 def test_invalid_filter_is_ignored_and_explained(client, varied):
