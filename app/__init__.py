@@ -93,16 +93,18 @@ def register_template_helpers(app: Flask) -> None:
     templating.register(app)
 
 
+def error_page(error):
+    """The page of an HTTP error (a 500 for anything else), in the portal's layout."""
+    code = getattr(error, "code", 500)
+    return render_template("error.html", code=code, error=error), code
+
+
 def register_errorhandlers(app: Flask) -> None:
     from flask_wtf.csrf import CSRFError
 
-    def render_error(error):
-        code = getattr(error, "code", 500)
-        return render_template("error.html", code=code, error=error), code
-
     for code in (400, 403, 404, 405, 413, 429, 500):
-        app.register_error_handler(code, render_error)
-    app.register_error_handler(CSRFError, render_error)
+        app.register_error_handler(code, error_page)
+    app.register_error_handler(CSRFError, error_page)
 
     @app.before_request
     def refuse_nul_characters():

@@ -930,6 +930,24 @@ def test_a_csv_with_a_nul_character_far_down_is_refused(client, supervisor):
     assert db.session.scalar(select(func.count()).select_from(ImportRun)) == 0
 
 
+def test_a_file_over_the_size_limit_is_refused_next_to_the_file_field(client, app, monkeypatch, supervisor):
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 1024 * 1024)
+    response = upload(client, b"x" * (1024 * 1024 + 1), filename="orders.csv")
+    assert response.status_code == 413
+    page = response.get_data(as_text=True)
+    assert file_error(page) == "The file is larger than the limit of 1 MB."
+    assert 'name="preset"' in page  # the upload form, to choose a smaller file
+    assert db.session.scalar(select(func.count()).select_from(ImportRun)) == 0
+
+
+def test_a_file_over_the_size_limit_from_sales_shows_no_import_page(client, app, monkeypatch, login_as):
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 1024 * 1024)
+    login_as(Role.SALES)
+    response = upload(client, b"x" * (1024 * 1024 + 1), filename="orders.csv")
+    assert response.status_code == 413
+    assert 'name="preset"' not in response.get_data(as_text=True)
+
+
 def test_a_time_in_year_1_is_a_rejected_row_not_an_error(client, supervisor, run_jobs):
     row = ['="1"', "小猫", "50", "交易成功", "", "", "", "0001-01-01 00:00:00", "", "", "", ""]
     response = upload(client, csv_bytes(TAOBAO_HEADER, [row]))
