@@ -63,7 +63,7 @@ class CustomerForm(FlaskForm):
 
 def field_labels() -> dict[str, str]:
     """Each customer field's label, to name changed fields on the timeline."""
-    return {field.name: field.label.text for field in CustomerForm(meta={"csrf": False})}
+    return {field.name: field.label.text for field in CustomerForm(formdata=None, meta={"csrf": False})}
 
 
 class ComplaintForm(FlaskForm):
