@@ -9,13 +9,14 @@ from werkzeug.routing import IntegerConverter
 from . import security
 from .config import load_config
 from .extensions import babel, csrf, db, htmx_ext, login_manager, migrate
+from .params import MAX_ID
 
 
 class RowId(IntegerConverter):
     """`<int:…>` in URLs: ids the database can hold (a tampered 99999999999 is a 404, not a 500)."""
 
     def __init__(self, map, *args, **kwargs):
-        kwargs.setdefault("max", 2**31 - 1)
+        kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
 
 
@@ -97,16 +98,18 @@ def register_template_helpers(app: Flask) -> None:
     templating.register(app)
 
 
+def error_page(error):
+    """The page of an HTTP error (a 500 for anything else), in the portal's layout."""
+    code = getattr(error, "code", 500)
+    return render_template("error.html", code=code, error=error), code
+
+
 def register_errorhandlers(app: Flask) -> None:
     from flask_wtf.csrf import CSRFError
 
-    def render_error(error):
-        code = getattr(error, "code", 500)
-        return render_template("error.html", code=code, error=error), code
-
     for code in (400, 403, 404, 405, 413, 429, 500):
-        app.register_error_handler(code, render_error)
-    app.register_error_handler(CSRFError, render_error)
+        app.register_error_handler(code, error_page)
+    app.register_error_handler(CSRFError, error_page)
 
     @app.before_request
     def refuse_nul_characters():

@@ -1,4 +1,4 @@
-"""Form pieces that more than one area uses: a phone field, choices of sales staff, the registry's filters.
+"""Form pieces that more than one area uses: a phone field, a day field, choices of sales staff, the registry's filters.
 
 Each area keeps its own forms in its `forms.py`; areas share only what is here.
 """
@@ -14,6 +14,8 @@ from wtforms.validators import Length, Optional, ValidationError
 from . import phones
 from .labels import LAYER_LABELS, SOURCE_LABELS, TIER_LABELS
 from .models import User
+from .params import FIRST_DAY, LAST_DAY
+from .search import MAX_QUERY
 
 UNASSIGNED = "none"  # the owner choice "nobody": unowned customers in a filter, unassigning in a form
 SORT_LABELS = {"recent": _l("Last order"), "spend": _l("Total spend"), "name": _l("Name"), "created": _l("Newest")}
@@ -54,20 +56,38 @@ class PhoneField(StringField):
                 raise ValidationError(_l("Not a valid mobile number. Type 11 digits, e.g. 138 1234 5678.")) from None
 
 
+class DayField(DateField):
+    """A day between FIRST_DAY and LAST_DAY (app.params); the browser's date picker offers no other."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.setdefault("render_kw", {"min": FIRST_DAY.isoformat(), "max": LAST_DAY.isoformat()})
+        super().__init__(label, validators, **kwargs)
+
+    def pre_validate(self, form):
+        if self.data is not None and not FIRST_DAY <= self.data <= LAST_DAY:
+            raise ValidationError(
+                _("Choose a day from %(first)s to %(last)s.", first=FIRST_DAY.isoformat(), last=LAST_DAY.isoformat())
+            )
+
+
 class CustomerFilterForm(FlaskForm):
     """The registry's search box and filters, read from the query string (the list, assignment)."""
 
     class Meta:
         csrf = False
 
-    q = StringField(_l("Search"))
+    q = StringField(
+        _l("Search"),
+        validators=[Length(max=MAX_QUERY, message=_l("Search for at most %(max)d characters."))],
+        render_kw={"maxlength": MAX_QUERY},
+    )
     owner = SelectField(_l("Owner"), validators=[Optional()])
     layer = SelectField(_l("Layer"), choices=label_choices(LAYER_LABELS, _l("Any layer")), validators=[Optional()])
     tier = SelectField(_l("Tier"), choices=label_choices(TIER_LABELS, _l("Any tier")), validators=[Optional()])
     province = StringField(_l("Province"), validators=[Optional(), Length(max=30)])
     source = SelectField(_l("Source"), choices=label_choices(SOURCE_LABELS, _l("Any source")), validators=[Optional()])
-    last_order_from = DateField(_l("Last order from"), validators=[Optional()])
-    last_order_to = DateField(_l("Last order to"), validators=[Optional()])
+    last_order_from = DayField(_l("Last order from"), validators=[Optional()])
+    last_order_to = DayField(_l("Last order to"), validators=[Optional()])
     sort = SelectField(_l("Sort by"), choices=label_choices(SORT_LABELS), default="recent", validators=[Optional()])
 
     @classmethod

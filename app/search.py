@@ -29,6 +29,9 @@ from . import phones
 from .models import Customer, CustomerAccount, CustomerGram
 
 FIELD_SEPARATOR = "\n"
+# The longest search the box takes: each term is a condition (SQLite refuses a query nested
+# more than 1,000 deep) and, on SQLite, an estimate query (plan()).
+MAX_QUERY = 100
 # The largest code point: a 1-character term t matches grams in [t, t + MAX_CHAR).
 MAX_CHAR = "\U0010ffff"
 

@@ -2,8 +2,9 @@
 
 from datetime import date, datetime
 from decimal import Decimal
+from urllib.parse import urlencode
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
@@ -46,9 +47,23 @@ def account(platform_nickname: str, platforms: dict) -> str:
     return f"{platforms.get(platform, platform)} {nickname}"
 
 
+def url_with_query(endpoint: str, **values) -> str:
+    """url_for(endpoint, **values), keeping the rest of this page's query string.
+
+    A value of None drops that name. The query's names are never url_for's own arguments:
+    anyone can send ?endpoint= or ?_external=, and url_for would fail on them.
+    """
+    query = request.args.copy()
+    for name in values:
+        query.poplist(name)
+    url = url_for(endpoint, **{name: value for name, value in values.items() if value is not None})
+    rest = urlencode(list(query.items(multi=True)))
+    return f"{url}{'&' if '?' in url else '?'}{rest}" if rest else url
+
+
 def register(app: Flask) -> None:
     app.jinja_env.filters.update(
         localtime=localtime, localdate=localdate, phone=display_phone, money=money, words=words, account=account
     )
-    app.jinja_env.globals["follow_up_state"] = follow_up_state_label
+    app.jinja_env.globals.update(follow_up_state=follow_up_state_label, url_with_query=url_with_query)
     app.context_processor(lambda: {"nav_items": nav_items, "get_locale": get_locale})

@@ -315,6 +315,9 @@ def _nothing_changed(*customers):
     [
         (["999999"], "No customer has the ID 999999."),
         (["abc"], "Not a customer ID: abc"),
+        (["2147483648"], "Not a customer ID: 2147483648"),  # ids are 32-bit on PostgreSQL
+        (["99999999999999999999"], "Not a customer ID: 99999999999999999999"),
+        (["²"], "Not a customer ID: ²"),
     ],
 )
 def test_unknown_customer_ids_write_nothing(client, login_as, staff, make_customer, ids, message):

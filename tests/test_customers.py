@@ -123,6 +123,8 @@ def test_name_is_required(client, login_as):
         ({"nickname": "没有平台"}, "nickname", "Choose the platform this nickname belongs to."),
         ({"email": "not-an-email"}, "email", "Not a valid email address."),
         ({"birthday": "1990-02-31"}, "birthday", "Not a valid date value."),
+        ({"birthday": "9999-12-31"}, "birthday", "Choose a day from 1900-01-01 to 2100-12-31."),
+        ({"birthday": "0001-01-01"}, "birthday", "Choose a day from 1900-01-01 to 2100-12-31."),
         ({"platform": "ebay"}, "platform", "Not a valid choice."),
     ],
 )
@@ -132,6 +134,14 @@ def test_bad_values_get_a_message_next_to_their_field(client, login_as, values, 
     assert response.status_code == 422
     assert field_error(response.text, field) == message
     assert customer_count() == 0
+
+
+def test_a_birthday_on_the_first_or_last_day_allowed_is_kept(client, login_as):
+    login_as(Role.SALES)
+    assert 'max="2100-12-31" min="1900-01-01"' in client.get("/customers/new").text  # the date picker's
+    for day in ("1900-01-01", "2100-12-31"):
+        assert client.post("/customers/new", data=registration(name=day, birthday=day)).status_code == 302
+    assert sorted(str(c.birthday) for c in db.session.scalars(select(Customer))) == ["1900-01-01", "2100-12-31"]
 
 
 def test_phone_is_checked_as_typed(client, login_as):
@@ -521,6 +531,13 @@ def test_default_sort_is_by_last_order(client, varied):
         {"page": "abc"},
         {"page": "-3"},
         {"page": "99999"},
+        {"page": "99999999999999999999"},
+        {"page": str(2**63)},
+        {"owner": "99999999999999999999"},
+        {"last_order_from": "0001-01-01"},
+        {"last_order_to": "9999-12-31"},
+        {"q": "长x " * 1666},
+        {"endpoint": "x", "_external": "1", "fmt": "x"},  # names url_for would choke on
         {"q": '"'},
         {"q": "'; --"},
         {"q": 'a"b"c'},
@@ -567,6 +584,27 @@ def test_markup_in_customer_data_is_shown_as_text(client, login_as):
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text, path
 
 
+@pytest.mark.parametrize("name, day", [("last_order_from", "0001-01-01"), ("last_order_to", "9999-12-31")])
+def test_a_day_out_of_range_is_ignored_and_explained(client, varied, name, day):
+    response = client.get("/customers/", query_string={name: day, "layer": "key"})
+    assert response.status_code == 200
+    assert field_error(response.text, name) == "Choose a day from 1900-01-01 to 2100-12-31."
+    assert set(result_names(response.text)) == {"Key Zhejiang"}
+    assert client.get("/customers/export.csv", query_string={name: day}).status_code == 200
+
+
+def test_a_search_too_long_is_explained_under_the_box(client, varied):
+    response = client.get("/customers/", query_string={"q": "张" * 101})
+    assert response.status_code == 200
+    assert field_error(response.text, "q") == "Search for at most 100 characters."
+    assert 'maxlength="100"' in response.text
+
+
+def test_the_export_links_keep_the_filters_whatever_their_names(client, varied):
+    text = client.get("/customers/", query_string={"province": "浙江", "page": "1", "endpoint": "x"}).text
+    assert 'href="/customers/export.csv?province=%E6%B5%99%E6%B1%9F&amp;endpoint=x"' in text
+
+
 def test_invalid_filter_is_ignored_and_explained(client, varied):
     response = client.get("/customers/?last_order_from=2024-02-30&layer=key")
     assert field_error(response.text, "last_order_from") == "Not a valid date value."
@@ -596,6 +634,8 @@ def test_pagination(client, app, monkeypatch, login_as, make_customer):
     # Past the end: the last page; before the start: the first.
     assert result_names(client.get("/customers/?q=page&sort=name&page=42").text) == ["Page Customer 4"]
     assert result_names(client.get("/customers/?q=page&sort=name&page=0").text)[0] == "Page Customer 0"
+    huge = client.get("/customers/?q=page&sort=name&page=99999999999999999999").text
+    assert result_names(huge) == ["Page Customer 4"] and "Page 3 of 3" in huge
 
 
 def test_empty_registry_invites_a_first_registration(client, login_as):

@@ -157,7 +157,8 @@ def test_the_drill_down_lists_each_task_with_its_details(client, login_as, team)
 
 
 @pytest.mark.parametrize(
-    "query", [{"which": "everything"}, {"owner": "999999"}, {"owner": "abc"}, {"owner": "99999999999999999999"}]
+    "query",
+    [{"which": "everything"}, {"owner": "999999"}, {"owner": "abc"}, {"owner": "99999999999999999999"}, {"owner": ""}],
 )
 def test_a_tampered_drill_down_answers_404(client, login_as, team, query):
     login_as(Role.SUPERVISOR)
@@ -264,6 +265,8 @@ def test_the_default_period_is_the_last_four_weeks_and_quick_links_choose_others
     "query, field, message",
     [
         ({"from": "2026-02-31"}, "from", "Not a valid date value."),
+        ({"from": "0001-01-01", "to": "0001-01-05"}, "from", "Choose a day from 1900-01-01 to 2100-12-31."),
+        ({"to": "9999-12-31"}, "to", "Choose a day from 1900-01-01 to 2100-12-31."),
         ({"from": "2026-03-10", "to": "2026-03-01"}, "from", "The period must start on or before its last day."),
         (
             {"from": "2025-01-01", "to": "2026-01-02"},

@@ -3,6 +3,8 @@
 import csv
 import io
 import re
+import struct
+import zipfile
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -13,6 +15,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.imports import importer
+from app.imports.tables import XLSX_MAX_UNPACKED
 from app.models import (
     AuditEntry,
     Customer,
@@ -860,6 +863,141 @@ def test_no_file_chosen(client, supervisor):
     response = client.post("/imports/", data={"preset": "taobao", "owner_id": ""}, content_type="multipart/form-data")
     assert response.status_code == 422
     assert 'id="file-error">Choose the file to import.' in response.get_data(as_text=True)
+
+
+def xlsx_bytes() -> bytes:
+    workbook = Workbook()
+    workbook.active.append(TAOBAO_HEADER)
+    workbook.active.append(taobao_rows()[0])
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def with_parts(content: bytes, parts: dict[str, bytes | None]) -> bytes:
+    """The zip `content` with some parts replaced (None: left out)."""
+    source, out = zipfile.ZipFile(io.BytesIO(content)), io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for name in source.namelist():
+            data = parts[name] if name in parts else source.read(name)
+            if data is not None:
+                target.writestr(name, data)
+    return out.getvalue()
+
+
+def with_damaged_part(content: bytes, name: str) -> bytes:
+    """The zip with bytes in the middle of `name`'s compressed data overwritten."""
+    info = zipfile.ZipFile(io.BytesIO(content)).getinfo(name)
+    name_length, extra_length = struct.unpack_from("<HH", content, info.header_offset + 26)
+    middle = info.header_offset + 30 + name_length + extra_length + info.compress_size // 2
+    return content[:middle] + b"\xff" * 8 + content[middle + 8 :]
+
+
+def claiming_size(content: bytes, name: str, size: int) -> bytes:
+    """The zip with `name`'s unpacked size in its directory set to `size`, as a zip bomb's says."""
+    data = bytearray(content)
+    entry = data.index(b"PK\x01\x02")  # the central directory's first entry
+    while True:
+        name_length = struct.unpack_from("<H", data, entry + 28)[0]
+        if data[entry + 46 : entry + 46 + name_length] == name.encode():
+            struct.pack_into("<I", data, entry + 24, size)
+            return bytes(data)
+        entry = data.index(b"PK\x01\x02", entry + 46)
+
+
+def file_error(page: str) -> str | None:
+    match = re.search(r'<small class="field-error" id="file-error">(.*?)</small>', page, re.S)
+    return match.group(1) if match else None
+
+
+NOT_A_WORKBOOK = "This file is not an Excel workbook (.xlsx) that can be read."
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda x: with_parts(x, {"[Content_Types].xml": b"<Types><not xml"}), NOT_A_WORKBOOK),
+        (lambda x: with_parts(x, {"xl/workbook.xml": b"\xef\xbb\xbf<?xml version="}), NOT_A_WORKBOOK),
+        (lambda x: with_parts(x, {"xl/workbook.xml": None}), NOT_A_WORKBOOK),
+        (lambda x: with_parts(x, {"xl/worksheets/sheet1.xml": b"<worksheet><sheetData><row>"}), NOT_A_WORKBOOK),
+        (lambda x: with_damaged_part(x, "xl/workbook.xml"), NOT_A_WORKBOOK),
+        (lambda x: x[: len(x) // 2], NOT_A_WORKBOOK),
+        (
+            lambda x: claiming_size(x, "xl/worksheets/sheet1.xml", XLSX_MAX_UNPACKED + 1),
+            "This workbook is too large once unpacked: save it as CSV, or split it.",
+        ),
+    ],
+    ids=["content types not xml", "workbook not xml", "no workbook", "sheet cut short", "damaged", "cut", "bomb"],
+)
+def test_a_damaged_workbook_is_refused_next_to_the_file_field(client, supervisor, damage, message):
+    response = upload(client, damage(xlsx_bytes()), filename="orders.xlsx")
+    assert response.status_code == 422
+    assert file_error(response.get_data(as_text=True)) == message
+    assert db.session.scalar(select(func.count()).select_from(ImportRun)) == 0
+
+
+def test_a_workbook_damaged_far_down_is_refused_at_upload(client, supervisor):
+    workbook = Workbook()
+    workbook.active.append(TAOBAO_HEADER)
+    for _ in range(30):
+        workbook.active.append(taobao_rows()[0])
+    out = io.BytesIO()
+    workbook.save(out)
+    sheet = zipfile.ZipFile(out).read("xl/worksheets/sheet1.xml")
+    cut = with_parts(out.getvalue(), {"xl/worksheets/sheet1.xml": sheet[: sheet.index(b'<row r="25"') + 12]})
+    response = upload(client, cut, filename="orders.xlsx")
+    assert response.status_code == 422
+    assert file_error(response.get_data(as_text=True)) == NOT_A_WORKBOOK
+    assert db.session.scalar(select(func.count()).select_from(ImportRun)) == 0
+
+
+def test_a_csv_damaged_far_down_is_refused_at_upload(client, supervisor):
+    rows = taobao_rows()[:1] * 30 + [["x" * 200_000]]  # longer than a CSV field may be
+    response = upload(client, csv_bytes(TAOBAO_HEADER, rows, encoding="utf-8"), filename="orders.csv")
+    assert response.status_code == 422
+    message = "This file is not a table: upload the CSV or XLSX file exported from the platform."
+    assert file_error(response.get_data(as_text=True)) == message
+    assert db.session.scalar(select(func.count()).select_from(ImportRun)) == 0
+
+
+def test_a_csv_with_a_nul_character_far_down_is_refused(client, supervisor):
+    rows = taobao_rows()[:1] * 2000  # more than the 64 KB sampled for the encoding
+    content = csv_bytes(TAOBAO_HEADER, rows) + "\x00".encode("gbk") + csv_bytes([], rows[:1])
+    assert content.index(b"\x00") > 64 * 1024
+    response = upload(client, content, filename="orders.csv")
+    assert response.status_code == 422
+    message = "This file is not a table: upload the CSV or XLSX file exported from the platform."
+    assert file_error(response.get_data(as_text=True)) == message
+    assert db.session.scalar(select(func.count()).select_from(ImportRun)) == 0
+
+
+def test_a_file_over_the_size_limit_is_refused_next_to_the_file_field(client, app, monkeypatch, supervisor):
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 1024 * 1024)
+    response = upload(client, b"x" * (1024 * 1024 + 1), filename="orders.csv")
+    assert response.status_code == 413
+    page = response.get_data(as_text=True)
+    assert file_error(page) == "The file is larger than the limit of 1 MB."
+    assert 'name="preset"' in page  # the upload form, to choose a smaller file
+    assert db.session.scalar(select(func.count()).select_from(ImportRun)) == 0
+
+
+def test_a_file_over_the_size_limit_from_sales_shows_no_import_page(client, app, monkeypatch, login_as):
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 1024 * 1024)
+    login_as(Role.SALES)
+    response = upload(client, b"x" * (1024 * 1024 + 1), filename="orders.csv")
+    assert response.status_code == 413
+    assert 'name="preset"' not in response.get_data(as_text=True)
+
+
+def test_a_time_in_year_1_is_a_rejected_row_not_an_error(client, supervisor, run_jobs):
+    row = ['="1"', "小猫", "50", "交易成功", "", "", "", "0001-01-01 00:00:00", "", "", "", ""]
+    response = upload(client, csv_bytes(TAOBAO_HEADER, [row]))
+    assert response.status_code == 302
+    reason = "The time “0001-01-01 00:00:00” is not between the years 1900 and 2100."
+    assert reason in client.get(response.headers["Location"]).get_data(as_text=True)  # the preview
+    page = import_file(client, run_jobs, csv_bytes(TAOBAO_HEADER, [row])).get_data(as_text=True)
+    assert rejected_rows(page) == {2: reason}
+    assert db.session.scalar(select(func.count()).select_from(Order)) == 0
 
 
 def test_1688_export(client, supervisor, run_jobs):

@@ -565,3 +565,25 @@ def test_the_rows_of_an_order_make_one_order():
 def test_rows_without_titles_or_counts_make_an_order_without_them():
     order = one_order([line(2, None, None), line(3, None, None)])
     assert (order.items, order.item_count) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "raw, shown",
+    [
+        ("0001-01-01 00:00:00", "0001-01-01 00:00:00"),
+        ("9999-12-31 23:59:59", "9999-12-31 23:59:59"),
+        ("1899/12/31 23:00", "1899-12-31 23:00:00"),
+        (datetime(2101, 1, 1), "2101-01-01 00:00:00"),
+    ],
+)
+def test_a_time_outside_the_years_1900_to_2100_is_refused(raw, shown):
+    # Year 1 or 9999 would overflow on the way to UTC; the row is rejected with a reason instead.
+    with pytest.raises(RowError) as caught:
+        ShopClock("Asia/Shanghai").moment(raw, "bad_created")
+    assert caught.value.reason == f"The time “{shown}” is not between the years 1900 and 2100."
+
+
+def test_the_first_and_last_days_allowed_are_read():
+    clock = ShopClock("Asia/Shanghai")
+    assert clock.moment("2100-12-31 23:59:59", "bad_created") == datetime(2100, 12, 31, 15, 59, 59)
+    assert clock.moment("1900-01-01", "bad_created").year == 1899  # midnight in Shanghai, the evening before in UTC

@@ -311,6 +311,23 @@ def test_sales_see_only_their_own_queue(client, login_as, make_user, make_custom
     assert 'name="assignee"' not in client.get("/follow-ups/").text
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"owner": "abc"},
+        {"owner": "99999999999999999999"},
+        {"owner": "-1"},
+        {"section": "overdue", "after": "abc"},
+        {"section": "overdue", "after": str(2**63)},
+    ],
+)
+def test_a_tampered_queue_link_answers_404(client, login_as, make_customer, query):
+    me = login_as(Role.SUPERVISOR)
+    task_due(make_customer(owner=me), today_start())
+    assert client.get("/follow-ups/", query_string=query).status_code == 404
+    assert client.get("/follow-ups/counters", query_string=query, headers=HX).status_code == 404
+
+
 def test_supervisors_look_at_anyones_queue_and_act_on_it(client, login_as, make_user, make_customer):
     seller = make_user(Role.SALES, display_name="Xiao Wang")
     customer = make_customer(owner=seller, name="小王的客户")

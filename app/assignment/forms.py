@@ -5,6 +5,7 @@ from wtforms import Field, RadioField, SelectField
 from wtforms.validators import DataRequired, ValidationError
 
 from ..forms import UNASSIGNED
+from ..params import is_id, whole_number
 from .services import Handover
 
 
@@ -13,10 +14,11 @@ class CustomerIdsField(Field):
 
     def process_formdata(self, valuelist):
         self.data = []
-        for value in valuelist:
-            if not (value.isascii() and value.isdigit()):
+        ids = [whole_number(value) for value in valuelist]
+        for value, number in zip(valuelist, ids, strict=True):
+            if not is_id(number):
                 raise ValueError(_("Not a customer ID: %(value)s", value=value[:20]))
-        self.data = sorted({int(value) for value in valuelist})
+        self.data = sorted(set(ids))
 
 
 class AssignForm(FlaskForm):

@@ -13,6 +13,7 @@ from ..htmx import render
 from ..labels import LAYER_LABELS
 from ..models import Role, User
 from ..pagination import page_of
+from ..params import page_number
 from . import bp, services
 from .forms import AssignForm, HandoverForm
 
@@ -40,7 +41,7 @@ def _render(
 ):
     page = page_of(
         services.candidates(current_user, filters),
-        request.args.get("page", 1, type=int),
+        page_number(request.args),
         current_app.config["PAGE_SIZE"],
     )
     return render(

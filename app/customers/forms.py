@@ -1,9 +1,10 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, StringField, TextAreaField
+from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
 
-from ..forms import PhoneField, label_choices
+from .. import params
+from ..forms import DayField, PhoneField, label_choices
 from ..labels import GENDER_LABELS, PLATFORM_LABELS, SOURCE_LABELS
 
 
@@ -20,7 +21,7 @@ class CustomerForm(FlaskForm):
     province = StringField(_l("Province"), validators=[Optional(), Length(max=30)])
     city = StringField(_l("City"), validators=[Optional(), Length(max=50)])
     gender = SelectField(_l("Gender"), choices=label_choices(GENDER_LABELS, "—"), validators=[Optional()])
-    birthday = DateField(_l("Birthday"), validators=[Optional()])
+    birthday = DayField(_l("Birthday"), validators=[Optional()])
     tags = StringField(
         _l("Tags"), validators=[Optional(), Length(max=500)], description=_l("Separate tags with commas.")
     )
@@ -63,7 +64,7 @@ class CustomerForm(FlaskForm):
 
 def field_labels() -> dict[str, str]:
     """Each customer field's label, to name changed fields on the timeline."""
-    return {field.name: field.label.text for field in CustomerForm(meta={"csrf": False})}
+    return {field.name: field.label.text for field in CustomerForm(formdata=None, meta={"csrf": False})}
 
 
 class ComplaintForm(FlaskForm):
@@ -76,6 +77,5 @@ class MergeForm(FlaskForm):
     other = StringField(validators=[InputRequired(message=_l("Choose the record to merge into this one."))])
 
     def validate_other(self, field):
-        # Ids the database can hold, as in the URLs.
-        if not (field.data.isdigit() and field.data.isascii() and 0 < int(field.data) < 2**31):
+        if not params.is_id(params.whole_number(field.data)):  # ids the database can hold, as in URLs
             raise ValidationError(_l("Choose the record to merge into this one."))

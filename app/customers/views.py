@@ -29,6 +29,7 @@ from ..labels import (
 )
 from ..models import Customer, Role
 from ..pagination import page_of
+from ..params import page_number, record_id
 from . import bp, services
 from .forms import ComplaintForm, CustomerForm, MergeForm, field_labels
 
@@ -59,9 +60,7 @@ def _filters() -> tuple[CustomerFilterForm, services.Filters]:
 @login_required
 def index():
     form, filters = _filters()
-    page = page_of(
-        services.filtered(current_user, filters), request.args.get("page", 1, type=int), current_app.config["PAGE_SIZE"]
-    )
+    page = page_of(services.filtered(current_user, filters), page_number(request.args), current_app.config["PAGE_SIZE"])
     return render("customers/index.html", "results", form=form, page=page, **LABELS)
 
 
@@ -98,7 +97,7 @@ def check():
     """As the registration form is typed: the phone's validity and any duplicates."""
     form = _customer_form(formdata=request.args)
     form.phone.validate(form)
-    exclude = request.args.get("id", type=int)
+    exclude = record_id(request.args, "id")
     return render("customers/form.html", "checks", form=form, duplicates=_duplicates(form, exclude), customer=None)
 
 
@@ -206,9 +205,8 @@ def merge(customer_id: int):
                 pass  # tonight's recompute will do it
             flash(_("The record of %(name)s was merged into this one.", name=name), "success")
             return redirect(url_for("customers.show", customer_id=customer.id))
-    other_id = request.args.get("other", type=int) or 0
-    # Ids the database can hold (as in the URLs), other than this record's.
-    other = db.session.get(Customer, other_id) if 0 < other_id < 2**31 and other_id != customer.id else None
+    other_id = record_id(request.args, "other")
+    other = db.session.get(Customer, other_id) if other_id and other_id != customer.id else None
     q = request.args.get("q", "")
     return render(
         "customers/merge.html",

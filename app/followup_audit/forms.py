@@ -3,9 +3,10 @@ from datetime import date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, SelectField
+from wtforms import BooleanField, SelectField
 from wtforms.validators import Optional, ValidationError
 
+from ..forms import DayField
 from ..labels import KIND_LABELS
 from . import services
 from .services import CustomerFilters, Period
@@ -33,8 +34,8 @@ class PeriodForm(FlaskForm):
     class Meta:
         csrf = False
 
-    start = DateField(_l("From"), name="from", validators=[Optional()])
-    end = DateField(_l("To"), name="to", validators=[Optional()])
+    start = DayField(_l("From"), name="from", validators=[Optional()])
+    end = DayField(_l("To"), name="to", validators=[Optional()])
 
     def __init__(self, formdata, today: date):
         self.default = services.default_period(today)

@@ -12,6 +12,7 @@ from ..htmx import render
 from ..labels import CHANNEL_LABELS, KIND_LABELS, OUTCOME_LABELS
 from ..models import Role, User
 from ..pagination import page_of
+from ..params import page_number, record_id
 from . import bp, services
 from .forms import QUICK_PERIOD_LABELS, STAGE_LABELS, CustomerAuditForm, PeriodForm
 
@@ -49,9 +50,8 @@ def _owner_or_404() -> User | None:
     """The person whose tasks are listed (`owner`), or None for everyone's."""
     if "owner" not in request.args:
         return None
-    owner_id = request.args.get("owner", type=int)
-    # Ids are 32-bit: the database would refuse a larger number (a tampered URL) with an error.
-    owner = db.session.get(User, owner_id) if owner_id is not None and 0 < owner_id < 2**31 else None
+    owner_id = record_id(request.args, "owner")
+    owner = db.session.get(User, owner_id) if owner_id is not None else None
     if owner is None:
         abort(404)
     return owner
@@ -66,7 +66,7 @@ def tasks():
         abort(404)
     owner = _owner_or_404()
     query = services.task_query(period, today, which, owner.id if owner else None)
-    page = page_of(query, request.args.get("page", 1, type=int), current_app.config["PAGE_SIZE"])
+    page = page_of(query, page_number(request.args), current_app.config["PAGE_SIZE"])
     return render(
         "followup_audit/tasks.html",
         "results",
@@ -86,9 +86,7 @@ def tasks():
 def customers():
     form = CustomerAuditForm(request.args)
     form.owner.choices = owner_choices(sales_staff(inactive=True), ("", _("Anyone")))
-    page = services.customer_page(
-        form.filters(), request.args.get("page", 1, type=int), current_app.config["PAGE_SIZE"]
-    )
+    page = services.customer_page(form.filters(), page_number(request.args), current_app.config["PAGE_SIZE"])
     return render("followup_audit/customers.html", "results", form=form, page=page, stages=STAGE_LABELS)
 
 

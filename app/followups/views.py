@@ -10,6 +10,7 @@ from ..access import customer_or_404, follow_up_or_404, roles_required
 from ..extensions import db
 from ..htmx import is_partial, render
 from ..models import FollowUp, FollowUpState, Role, User, utcnow
+from ..params import record_id
 from . import bp, services
 from .cycles import Bucket, Outcome
 from .forms import NOTE_MAX, OutcomeForm
@@ -46,7 +47,7 @@ def _labels() -> dict:
 
 def _owner() -> User:
     """Whose queue: one's own; supervisors and admins may look at anyone's (?owner=)."""
-    user_id = request.args.get("owner", type=int)
+    user_id = record_id(request.args, "owner")
     if user_id is None or user_id == current_user.id:
         return current_user
     user = db.session.get(User, user_id) if current_user.sees_everyone else None
@@ -64,7 +65,7 @@ def _queue(block: str | None, wanted):
     owner = _owner()
     now = utcnow()
     section = request.args.get("section")
-    after = request.args.get("after", type=int)
+    after = record_id(request.args, "after")
     parts = {s: services.queue_cards(owner.id, s, now, after if s == section else None) for s in wanted}
     forms = {card.task.id: _outcome_form(card.task.id) for cards, _more in parts.values() for card in cards}
     people = services.queue_people() if current_user.sees_everyone else []

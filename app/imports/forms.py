@@ -4,6 +4,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import SelectField
 from wtforms.validators import InputRequired, Optional
 
+from ..params import whole_number
 from .presets import PRESETS, Preset
 
 
@@ -32,8 +33,8 @@ class MappingForm(FlaskForm):
         columns = len(self._columns)
         result = {}
         for field in self.preset.fields:
-            value = self[field.key].data or ""
-            result[field.key] = int(value) if value.isdigit() and int(value) < columns else None
+            index = whole_number(self[field.key].data)
+            result[field.key] = index if index is not None and index < columns else None
         return result
 
 

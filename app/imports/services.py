@@ -29,6 +29,9 @@ def read_upload(content: bytes, filename: str, preset: Preset) -> tuple[Table, d
     """The file as a table and the preset's suggested mapping; TableError if it is not a
     table, or lacks a column the preset requires."""
     table = read_table(content, filename, known_columns(KNOWN_COLUMNS))
+    # Counting the rows (the mapping page shows them) reads to the end: a file damaged further
+    # down is refused here, next to the file field.
+    table.row_count  # noqa: B018
     mapping = preset.suggest(table.header)
     missing = preset.missing(mapping)
     if missing:

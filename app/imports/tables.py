@@ -21,6 +21,9 @@ from .values import header_key, text
 
 # How many rows from the top may hold a title before the header row.
 HEADER_SEARCH_ROWS = 10
+# An XLSX is a zip: one whose parts unpack to more than this is refused before it is read
+# (openpyxl holds some parts in memory; a few KB can claim gigabytes, a "zip bomb").
+XLSX_MAX_UNPACKED = 500 * 1024 * 1024
 _SAMPLE = 64 * 1024
 
 
@@ -41,7 +44,7 @@ class Table:
     encoding: str | None  # for CSV: the encoding it was read in
     header: list[str]
     header_line: int  # 1-based
-    records: Callable[[], Iterator]  # every row of the file from the top, as sequences of cells
+    records: Callable[[], Iterator]  # every row from the top, as sequences of cells; TableError if damaged
     approximate_rows: int = 0  # cheap to know: lines under the header (CSV), the sheet's size (XLSX)
 
     def rows(self) -> Iterator[tuple[int, list]]:
@@ -96,7 +99,7 @@ def decode(content: bytes) -> tuple[str, str]:
                 return _checked(content[len(bom) :].decode(codec)), name
             except UnicodeDecodeError:
                 raise TableError(_l("The file says it is %(encoding)s text but is not.", encoding=name)) from None
-    if b"\x00" in content[:_SAMPLE]:
+    if b"\x00" in content:  # no text has one; PostgreSQL could not store it
         raise _not_a_table()
     # UTF-8 first: GBK text is practically never valid UTF-8, while the reverse often decodes.
     for codec, name in (("utf-8", "UTF-8"), ("gbk", "GBK"), ("gb18030", "GB18030")):
@@ -115,6 +118,8 @@ def decode(content: bytes) -> tuple[str, str]:
 
 def _checked(content: str) -> str:
     """Text that is mostly control characters is some binary file that happened to decode."""
+    if "\x00" in content:
+        raise _not_a_table()
     sample = content[:_SAMPLE]
     controls = sum(1 for ch in sample if ch < " " and ch not in "\t\r\n")
     if controls > max(2, len(sample) // 100):
@@ -135,19 +140,22 @@ def _read_csv(content: str, encoding: str, pick_header) -> Table:
     delimiter = max(",\t;", key=first_line.count) if any(d in first_line for d in ",\t;") else ","
 
     def records():
-        return csv.reader(io.StringIO(content), delimiter=delimiter)
+        try:
+            yield from csv.reader(io.StringIO(content), delimiter=delimiter)
+        except csv.Error:  # say, a field longer than csv allows (128 KB)
+            raise _not_a_table() from None
 
-    try:
-        top = list(itertools.islice(records(), HEADER_SEARCH_ROWS))
-        header_line, header = _find_header(top, pick_header)
-        lines = content.count("\n") + (not content.endswith("\n"))
-        table = Table("csv", encoding, header, header_line, records, max(0, lines - header_line))
-        has_rows = bool(table.first_rows(1))
-    except csv.Error:
-        raise _not_a_table() from None
-    if not has_rows:
+    top = list(itertools.islice(records(), HEADER_SEARCH_ROWS))
+    header_line, header = _find_header(top, pick_header)
+    lines = content.count("\n") + (not content.endswith("\n"))
+    table = Table("csv", encoding, header, header_line, records, max(0, lines - header_line))
+    if not table.first_rows(1):
         raise TableError(_l("The file has a header row but no rows of data under it."))
     return table
+
+
+def _not_a_workbook() -> TableError:
+    return TableError(_l("This file is not an Excel workbook (.xlsx) that can be read."))
 
 
 def _read_xlsx(content: bytes, pick_header) -> Table:
@@ -158,11 +166,20 @@ def _read_xlsx(content: bytes, pick_header) -> Table:
         return workbook, workbook.active if workbook.active is not None else workbook.worksheets[0]
 
     try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        raise _not_a_workbook() from None
+    if unpacked > XLSX_MAX_UNPACKED:
+        raise TableError(_l("This workbook is too large once unpacked: save it as CSV, or split it."))
+    # A damaged or forged workbook makes openpyxl, zipfile or the XML parser raise any of many
+    # errors (BadZipFile, zlib.error, ParseError, KeyError for a missing part…): all mean the same.
+    try:
         workbook, sheet = open_sheet()
         estimated = (sheet.max_row or 0) or None
         workbook.close()
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, IndexError, TypeError):
-        raise TableError(_l("This file is not an Excel workbook (.xlsx) that can be read.")) from None
+    except Exception:
+        raise _not_a_workbook() from None
 
     def records():
         workbook, sheet = open_sheet()
@@ -170,13 +187,12 @@ def _read_xlsx(content: bytes, pick_header) -> Table:
             # Some generators write a wrong sheet size; reading row by row needs none.
             sheet.reset_dimensions()
             yield from sheet.iter_rows(values_only=True)
+        except Exception:  # a damaged sheet inside a valid zip, as above
+            raise _not_a_workbook() from None
         finally:
             workbook.close()
 
-    try:
-        top = list(itertools.islice(records(), HEADER_SEARCH_ROWS))
-    except Exception:  # a damaged sheet inside a valid zip: openpyxl raises many kinds
-        raise TableError(_l("This file is not an Excel workbook (.xlsx) that can be read.")) from None
+    top = list(itertools.islice(records(), HEADER_SEARCH_ROWS))
     header_line, header = _find_header(top, pick_header)
     table = Table("xlsx", None, header, header_line, records, max(0, (estimated or 0) - header_line))
     if not table.first_rows(1):

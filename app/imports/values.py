@@ -15,6 +15,7 @@ import phonenumbers
 
 from .. import phones
 from ..models import OrderStatus, Review
+from ..params import FIRST_DAY, LAST_DAY
 
 
 def N_(message: str) -> str:
@@ -43,6 +44,7 @@ REASONS = {
     "created_empty": N_("The order creation time is empty."),
     "bad_created": N_("The creation time “%(value)s” is not a date and time."),
     "bad_paid": N_("The payment time “%(value)s” is not a date and time."),
+    "time_out_of_range": N_("The time “%(value)s” is not between the years %(first)s and %(last)s."),
     "bad_count": N_("The item count “%(value)s” is not a whole number."),
     "bad_phone": N_("The phone number “%(value)s” is not a valid mobile number."),
     "bad_platform": N_("Unknown platform “%(value)s”."),
@@ -220,9 +222,9 @@ class ShopClock:
     def moment(self, value, code: str) -> datetime | None:
         """A date and time from a cell, as naive UTC; None for an empty cell."""
         if isinstance(value, datetime):
-            return self.to_utc(value.replace(microsecond=0))
+            return self._checked_utc(value.replace(microsecond=0))
         if isinstance(value, date):
-            return self.to_utc(datetime(value.year, value.month, value.day))
+            return self._checked_utc(datetime(value.year, value.month, value.day))
         raw = text(value)
         if not raw:
             return None
@@ -231,15 +233,22 @@ class ShopClock:
         except ValueError:
             pass
         else:
-            return self.to_utc(moment.replace(microsecond=0) if moment.microsecond else moment)
+            return self._checked_utc(moment.replace(microsecond=0) if moment.microsecond else moment)
         match = _LOOSE_TIME.match(raw)  # 2024/3/5 9:05, 2024年3月5日 …
         if match:
             try:
-                parts = [int(p) if p else 0 for p in match.groups()]
-                return self.to_utc(datetime(*parts))
+                moment = datetime(*[int(p) if p else 0 for p in match.groups()])
             except ValueError:
                 pass
+            else:
+                return self._checked_utc(moment)
         raise RowError(code, value=raw)
+
+    def _checked_utc(self, moment: datetime) -> datetime:
+        # Years 1 and 9999 would overflow on the way to UTC; no order is that old or that far off.
+        if not FIRST_DAY <= moment.date() <= LAST_DAY:
+            raise RowError("time_out_of_range", value=text(moment), first=FIRST_DAY.year, last=LAST_DAY.year)
+        return self.to_utc(moment)
 
 
 # --- statuses, ratings, platforms -----------------------------------------------------------

@@ -1,9 +1,11 @@
 from flask import abort, current_app, flash, redirect, request, url_for
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
 from redis.exceptions import RedisError
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from .. import spreadsheets
+from .. import error_page, spreadsheets
 from ..access import roles_required
 from ..accounts.services import sales_staff
 from ..extensions import db
@@ -12,23 +14,25 @@ from ..htmx import render
 from ..labels import IMPORT_STATE_LABELS, ORDER_STATUS_LABELS, REVIEW_LABELS
 from ..models import ImportRun, ImportState, Role
 from ..pagination import page_of
+from ..params import page_number
 from . import bp, services
 from .forms import UploadForm, mapping_data, mapping_form
 from .presets import PRESETS, TEMPLATES
 from .tables import TableError
 
-staff_only = roles_required(Role.SUPERVISOR, Role.ADMIN)
+STAFF = (Role.SUPERVISOR, Role.ADMIN)
+staff_only = roles_required(*STAFF)
 LABELS = {"presets": PRESETS, "states": IMPORT_STATE_LABELS, "statuses": ORDER_STATUS_LABELS, "reviews": REVIEW_LABELS}
 
 
-def _upload_form() -> UploadForm:
-    form = UploadForm()
+def _upload_form(**kwargs) -> UploadForm:
+    form = UploadForm(**kwargs)
     form.owner_id.choices = owner_choices(sales_staff(), ("", _("Unassigned")))
     return form
 
 
 def _index(form: UploadForm, status: int = 200):
-    page = page_of(services.recent_runs(), request.args.get("page", 1, type=int), current_app.config["PAGE_SIZE"])
+    page = page_of(services.recent_runs(), page_number(request.args), current_app.config["PAGE_SIZE"])
     return render("imports/index.html", "runs", form=form, page=page, status=status, **LABELS)
 
 
@@ -54,6 +58,19 @@ def upload():
             db.session.commit()
             return redirect(url_for("imports.mapping", run_id=run.id))
     return _index(form, status=422)
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(error):
+    """A file over MAX_CONTENT_LENGTH: the upload page again, with the limit next to the file field."""
+    # Raised while the form is read, before the view and its role check run.
+    may_upload = current_user.is_authenticated and current_user.role in STAFF
+    if request.endpoint != "imports.upload" or not may_upload:
+        return error_page(error)
+    form = _upload_form(formdata=None)  # the posted form cannot be read: it is over the limit
+    limit = format_decimal(round(current_app.config["MAX_CONTENT_LENGTH"] / 2**20, 1))
+    form.file.errors = [_("The file is larger than the limit of %(size)s MB.", size=limit)]
+    return _index(form, status=413)
 
 
 @bp.get("/templates/<any(generic, reviews):name>.csv")
