@@ -59,9 +59,18 @@ def register_extensions(app: Flask) -> None:
     def to_login():
         from flask import redirect, url_for
 
+        from .access import local_url
         from .htmx import is_partial
 
-        login_url = url_for("accounts.login", next=request.full_path.rstrip("?"))
+        # After signing in, back to the page the user was on: the address of a fragment or of a
+        # form's POST is no page to land on (the POST would answer 405).
+        if is_partial():
+            back = local_url(request.headers.get("HX-Current-URL"), url_for("main.home"))
+        elif request.method == "GET":
+            back = request.full_path.rstrip("?")
+        else:
+            back = local_url(request.referrer, url_for("main.home"))
+        login_url = url_for("accounts.login", next=back)
         if is_partial():
             # A fragment request whose session expired: send the whole page to the login.
             return "", 401, {"HX-Redirect": login_url}

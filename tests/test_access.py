@@ -171,6 +171,30 @@ def test_anonymous_htmx_request_redirects_the_whole_page(client):
     assert response.text == ""
 
 
+def test_a_click_after_the_session_ended_returns_to_the_page_not_to_the_posted_address(client):
+    """Signing in again after a click on an expired page lands on that page: the click's own
+    address (a POST, or a fragment) answered 405 or showed a bare fragment."""
+    on_the_queue = {"HX-Request": "true", "HX-Current-URL": "http://localhost/follow-ups/?section=today"}
+    response = client.post("/follow-ups/597/outcome", headers=on_the_queue)
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"] == "/login?next=/follow-ups/?section%3Dtoday"
+    response = client.get("/customers/5", headers=on_the_queue)  # a card's timeline, opened inline
+    assert response.headers["HX-Redirect"] == "/login?next=/follow-ups/?section%3Dtoday"
+    elsewhere = {"HX-Request": "true", "HX-Current-URL": "http://evil.example/phish"}
+    assert client.post("/follow-ups/597/outcome", headers=elsewhere).headers["HX-Redirect"] == "/login?next=/"
+    # A plain form: back to the page it was on.
+    response = client.post("/customers/5/complaints", headers={"Referer": "http://localhost/customers/5"})
+    assert response.headers["Location"] == "/login?next=/customers/5"
+
+
+def test_an_address_that_is_no_page_says_so(client, login_as):
+    login_as(Role.SALES)
+    response = client.get("/logout")
+    assert response.status_code == 405
+    said = response.text[response.text.index('<article class="empty">') :]
+    assert "This address is not a page to open" in said and "Something went wrong" not in said
+
+
 def test_anonymous_login_redirect_keeps_the_page_to_return_to(client, make_user):
     response = client.get("/customers/?layer=key")
     location = response.headers["Location"]
