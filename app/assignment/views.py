@@ -14,6 +14,7 @@ from ..labels import LAYER_LABELS
 from ..models import Role, User
 from ..pagination import page_of
 from ..params import page_number
+from ..templating import words
 from . import bp, services
 from .forms import AssignForm, HandoverForm
 
@@ -85,7 +86,7 @@ def assign():
                         "No customer has the ID %(ids)s.",
                         "No customers have the IDs %(ids)s.",
                         len(error.ids),
-                        ids=", ".join(map(str, error.ids[:10])),
+                        ids=words(error.ids[:10]),
                     )
                 )
             except followups.NotASalesPerson:
@@ -126,7 +127,7 @@ def auto_assign():
         db.session.commit()
         status = 200
         if given:
-            shares = ", ".join(f"{load.name} {count}" for load, count in given)
+            shares = words(f"{load.name} {count}" for load, count in given)
             message = (
                 "success",
                 ngettext(
@@ -188,7 +189,7 @@ def _handed_over(given: list[tuple[accounts.Load | None, int]]) -> str:
     total = sum(count for _load, count in given)
     if given[0][0] is None:
         return ngettext("%(num)d customer left unassigned.", "%(num)d customers left unassigned.", total)
-    shares = ", ".join(f"{load.name} {count}" for load, count in given)
+    shares = words(f"{load.name} {count}" for load, count in given)
     return ngettext(
         "%(num)d customer handed over: %(shares)s.", "%(num)d customers handed over: %(shares)s.", total, shares=shares
     )
