@@ -86,7 +86,10 @@ def reindex(connection: Connection, customers: Iterable[tuple[int, str]]) -> Non
 
 
 def terms_of(query: str) -> list[str]:
-    return [t for t in query.lower().split() if t]
+    """The search's terms. Past MAX_QUERY characters a query is cut: the search box stops there
+    (and the registry's says so), so only a forged request is longer, and it must not build a
+    query too deep for the database."""
+    return [t for t in query[:MAX_QUERY].lower().split() if t]
 
 
 # SQLite: more expected matches than this, and a page is read in its sort order (plan()).

@@ -28,7 +28,20 @@ from app.models import ImportRun, ImportState, Role
 APP = Path(__file__).resolve().parent.parent / "app"
 
 # Names read from request.args / request.form outside WTForms (the grep below keeps it whole).
-QUERY_NAMES = {"page", "owner", "after", "section", "id", "which", "next", "locale", "active", "confirm_duplicate"}
+QUERY_NAMES = {
+    "page",
+    "owner",
+    "after",
+    "section",
+    "id",
+    "which",
+    "next",
+    "locale",
+    "active",
+    "confirm_duplicate",
+    "other",
+    "q",
+}
 
 HOSTILE = [
     "99999999999999999999",

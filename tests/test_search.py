@@ -226,3 +226,10 @@ def test_paging_through_search_results_shows_each_match_once(
         assert "5 customers" in text_ and f"Page {page} of 3" in text_
         seen += [int(i) for i in re.findall(r'<a href="/customers/(\d+)">', text_)]
     assert sorted(seen) == sorted(matches)
+
+
+def test_a_forged_search_longer_than_the_box_is_cut():
+    """The box stops at MAX_QUERY characters; a longer (forged) query must not become thousands
+    of conditions (SQLite refused it, PostgreSQL planned it for minutes)."""
+    assert len(search.terms_of("长x " * 1666)) == search.MAX_QUERY // 3 + 1
+    assert search.terms_of("张三 小猫") == ["张三", "小猫"]
