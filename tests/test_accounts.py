@@ -436,7 +436,7 @@ def test_deactivating_a_user_with_customers_asks_for_a_handover_first(client, lo
     db.session.refresh(leaver)
     assert leaver.active and audit_entries("user.deactivated") == []
     page = client.get(response.headers["Location"]).text
-    assert "要走的人 owns 3 customers · 3 open follow-ups." in page
+    assert "要走的人 owns 3 customers · 3 open follow-ups</strong>" in page
     assert "Hand over and deactivate" in page
 
 
