@@ -5,6 +5,7 @@ temporary folder. With DATABASE_URL (PostgreSQL) the run makes its own schema an
 at the end; with REDIS_URL it uses that server's database as given and empties it.
 """
 
+import contextlib
 import contextvars
 import os
 import uuid
@@ -31,13 +32,15 @@ def _postgres_schema_url(url: str, schema: str) -> str:
     return f"{url}{separator}options=-csearch_path%3D{schema}"
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory):
+@contextlib.contextmanager
+def own_database(folder, name: str):
+    """A database of the caller's own: a SQLite file in `folder`, or (with DATABASE_URL) a new
+    PostgreSQL schema, dropped afterwards."""
     url = os.environ.get("DATABASE_URL")
     if not url:
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        yield f"sqlite:///{folder / f'{name}.db'}"
         return
-    schema = f"test_{uuid.uuid4().hex[:10]}"
+    schema = f"{name}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f"CREATE SCHEMA {schema}"))
@@ -47,6 +50,12 @@ def database_url(tmp_path_factory):
         with admin.connect() as connection:
             connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    with own_database(tmp_path_factory.mktemp("db"), "test") as url:
+        yield url
 
 
 class IsolatedClient(FlaskClient):

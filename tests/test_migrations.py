@@ -2,18 +2,17 @@
 through migrations), on whichever database the run uses."""
 
 import os
-import uuid
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from app import create_app
 from app.extensions import db
 from app.models import utcnow
-from tests.conftest import _postgres_schema_url
+from tests.conftest import own_database
 
 MIGRATIONS = os.path.join(os.path.dirname(__file__), "..", "migrations")
 
@@ -40,20 +39,8 @@ def test_migrated_schema_matches_the_models(app):
 @pytest.fixture
 def fresh_database(tmp_path):
     """An empty database apart from the run's own: a SQLite file, or a new PostgreSQL schema."""
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
-        return
-    schema = f"fresh_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield _postgres_schema_url(url, schema)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with own_database(tmp_path, "fresh") as url:
+        yield url
 
 
 def test_0004_gives_every_customer_their_account_and_refunds_what_was_refunded_in_full(fresh_database, tmp_path):
