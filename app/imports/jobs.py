@@ -34,13 +34,7 @@ def run_import(run_id: int) -> dict | None:
         run.state, run.total_rows = ImportState.RUNNING, table.approximate_rows
         run.started_at = run.started_at or utcnow()
         db.session.commit()
-        reader = RowReader(
-            preset,
-            mapping,
-            current_app.config["PHONE_REGION"],
-            current_app.config["SHOP_TIMEZONE"],
-            columns=len(table.header),
-        )
+        reader = RowReader.for_table(preset, mapping, table, current_app.config)
         import_table(table, reader, counts, owner_id=owner_id, actor_id=actor_id, progress=report_progress)
     except Exception as error:
         db.session.rollback()

@@ -92,6 +92,11 @@ class RowReader:
     empty: some tools drop trailing empty cells, and an XLSX row ends at its last filled cell.
     """
 
+    @classmethod
+    def for_table(cls, preset: Preset, mapping: dict[str, int | None], table, config) -> "RowReader":
+        """The reader of `table`'s rows with this mapping, in the shop's phone region and time zone."""
+        return cls(preset, mapping, config["PHONE_REGION"], config["SHOP_TIMEZONE"], columns=len(table.header))
+
     def __init__(
         self, preset: Preset, mapping: dict[str, int | None], phone_region: str, shop_timezone: str, *, columns: int
     ):

@@ -92,13 +92,7 @@ class PreviewRow:
 
 def preview(table: Table, preset: Preset, mapping: dict) -> list[PreviewRow]:
     """The first rows as the import will read them with `mapping`: values, or why a row fails."""
-    reader = RowReader(
-        preset,
-        mapping,
-        current_app.config["PHONE_REGION"],
-        current_app.config["SHOP_TIMEZONE"],
-        columns=len(table.header),
-    )
+    reader = RowReader.for_table(preset, mapping, table, current_app.config)
     rows = []
     for line, cells in table.first_rows(PREVIEW_ROWS):
         try:

@@ -144,12 +144,18 @@ def show(run_id: int):
     )
 
 
-@bp.get("/<int:run_id>/rejected.csv")
-@staff_only
-def rejected(run_id: int):
+def _finished_run_or_404(run_id: int) -> ImportRun:
+    """A run whose report is written (its rejected rows and notes are known)."""
     run = db.get_or_404(ImportRun, run_id)
     if run.state not in (ImportState.DONE, ImportState.FAILED):
         abort(404)
+    return run
+
+
+@bp.get("/<int:run_id>/rejected.csv")
+@staff_only
+def rejected(run_id: int):
+    run = _finished_run_or_404(run_id)
     rows = [[_("Line"), _("Reason")], *services.rejected_rows(run, limit=None)]
     return spreadsheets.csv_download(rows, f"import-{run.id}-rejected.csv")
 
@@ -157,8 +163,6 @@ def rejected(run_id: int):
 @bp.get("/<int:run_id>/notes.csv")
 @staff_only
 def notes(run_id: int):
-    run = db.get_or_404(ImportRun, run_id)
-    if run.state not in (ImportState.DONE, ImportState.FAILED):
-        abort(404)
+    run = _finished_run_or_404(run_id)
     rows = [[_("Line"), _("Note")], *((note.line, note.text) for note in services.note_rows(run, limit=None))]
     return spreadsheets.csv_download(rows, f"import-{run.id}-notes.csv")
