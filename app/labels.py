@@ -128,3 +128,10 @@ def follow_up_state_label(state: str, owner_id: int | None) -> str:
     if state == FollowUpState.ACTIVE and owner_id is None:
         return _l("Unassigned")
     return FOLLOW_UP_STATE_LABELS.get(state, state)
+
+
+def blacklist_source_label(source: str | None) -> str | None:
+    """Why a number was blacklisted, where its source says it (None: nothing to add)."""
+    if (source or "").startswith("follow_up:"):
+        return _l("asked not to be contacted at a follow-up")
+    return None

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 
 from . import phones
 from .access import nav_items
-from .labels import follow_up_state_label
+from .labels import blacklist_source_label, follow_up_state_label
 from .shop_calendar import to_shop_time
 
 
@@ -65,5 +65,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters.update(
         localtime=localtime, localdate=localdate, phone=display_phone, money=money, words=words, account=account
     )
-    app.jinja_env.globals.update(follow_up_state=follow_up_state_label, url_with_query=url_with_query)
+    app.jinja_env.globals.update(
+        follow_up_state=follow_up_state_label, blacklist_source=blacklist_source_label, url_with_query=url_with_query
+    )
     app.context_processor(lambda: {"nav_items": nav_items, "get_locale": get_locale})
