@@ -94,6 +94,34 @@ class Config:
     FOLLOWUP_RETRY_DAYS = int(os.environ.get("FOLLOWUP_RETRY_DAYS", 15))
     FOLLOWUP_MAX_UNCONVERTED = int(os.environ.get("FOLLOWUP_MAX_UNCONVERTED", 5))
 
+    # SMS (SPEC §7; app.sending). The shop's name is its SMS signature 【SHOP_NAME】 and the
+    # {shop} placeholder.
+    SHOP_NAME = os.environ.get("SHOP_NAME", "示例小店")
+    # Which provider sends: "log" (records what would be sent; no account needed), "aliyun"
+    # or "twilio" (app.sending.providers).
+    SMS_PROVIDER = os.environ.get("SMS_PROVIDER", "log")
+    # Messages a second across all workers; unset: the provider's own published limit.
+    SMS_RATE_LIMIT = int(os.environ["SMS_RATE_LIMIT"]) if os.environ.get("SMS_RATE_LIMIT") else None
+    # A worker's claim on a batch lapses this long after its last news; the sweeper then marks
+    # what it held "outcome unknown" (never resent blindly).
+    SMS_CLAIM_LEASE_SECONDS = int(os.environ.get("SMS_CLAIM_LEASE_SECONDS", 120))
+    # Shared secret in the log provider's webhook URLs (/webhooks/sms/log/<secret>/...).
+    SMS_LOG_WEBHOOK_SECRET = os.environ.get("SMS_LOG_WEBHOOK_SECRET")
+    # Aliyun SMS (dysmsapi): keys, the endpoint (changed only by tests), the approved sign name,
+    # and the secret that must be in the push URLs registered in Aliyun's console.
+    ALIYUN_ACCESS_KEY_ID = os.environ.get("ALIYUN_ACCESS_KEY_ID")
+    ALIYUN_ACCESS_KEY_SECRET = os.environ.get("ALIYUN_ACCESS_KEY_SECRET")
+    ALIYUN_SMS_ENDPOINT = os.environ.get("ALIYUN_SMS_ENDPOINT", "dysmsapi.aliyuncs.com")
+    ALIYUN_SIGN_NAME = os.environ.get("ALIYUN_SIGN_NAME")
+    ALIYUN_WEBHOOK_SECRET = os.environ.get("ALIYUN_WEBHOOK_SECRET")
+    # Twilio: account, token (it also signs Twilio's webhooks), the sending number, the API's
+    # base URL (changed only by tests), and the portal's public address for status callbacks.
+    TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID")
+    TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN")
+    TWILIO_FROM = os.environ.get("TWILIO_FROM")
+    TWILIO_API_BASE_URL = os.environ.get("TWILIO_API_BASE_URL")
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL")
+
 
 class DevelopmentConfig(Config):
     # Without SECRET_KEY, a random key is made on the first start and kept in this file

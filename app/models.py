@@ -157,6 +157,47 @@ class ImportState(StrEnum):
     FAILED = "failed"
 
 
+class MessageKind(StrEnum):
+    SERVICE = "service"  # shipping notice, payment reminder: the shop's windows, never capped
+    MARKETING = "marketing"  # the provider's curfew, the opt-out text, the frequency cap, no flagged customers
+
+
+class MessageStatus(StrEnum):
+    """Where one planned SMS is (SPEC §7); app.sending moves it along, only forward."""
+
+    SCHEDULED = "scheduled"  # planned; leaves at due_at
+    PAUSED = "paused"  # its campaign is paused
+    SENDING = "sending"  # claimed by a worker, which may be handing it to the provider
+    SENT = "sent"  # the provider accepted it
+    DELIVERED = "delivered"  # the provider's receipt says it arrived
+    FAILED = "failed"  # the provider refused it, or its receipt says it did not arrive
+    SKIPPED = "skipped"  # never handed over: skip_reason says why
+    UNKNOWN = "unknown"  # its worker died before the provider answered: never resent blindly
+
+
+# A message in these states may still be handed to the provider.
+WAITING_STATUSES = (MessageStatus.SCHEDULED, MessageStatus.PAUSED)
+# A message in these states reached (or may have reached) the provider: it counts toward the cap.
+HANDED_OVER_STATUSES = (MessageStatus.SENDING, MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.UNKNOWN)
+
+
+class SkipReason(StrEnum):
+    BLACKLISTED = "blacklisted"
+    FLAGGED = "flagged"  # bad reviewer or picky: no marketing
+    NO_PHONE = "no_phone"  # no valid phone
+    FREQUENCY_CAP = "frequency_cap"
+    MISSING_VALUE = "missing_value"  # the template uses a placeholder the customer has no value for
+    CANCELLED = "cancelled"  # its campaign was cancelled before it left
+
+
+class CampaignStatus(StrEnum):
+    DRAFT = "draft"  # audience and exclusions shown; nothing planned yet
+    SENDING = "sending"  # confirmed: its messages are planned and leave at their times
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
+    DONE = "done"  # no message of it waits any more
+
+
 class AuditAction(StrEnum):
     """What an audit-log entry records (app.audit_log); labels.AUDIT_ACTION_LABELS says it in words."""
 
@@ -169,6 +210,15 @@ class AuditAction(StrEnum):
     FOLLOW_UP_CANCELLED = "follow_up.cancelled"
     FOLLOW_UP_STATE_CHANGED = "follow_up.state_changed"
     BLACKLIST_ADDED = "blacklist.added"
+    BLACKLIST_REMOVED = "blacklist.removed"
+    SMS_TEMPLATE_SAVED = "sms_template.saved"
+    SEND_WINDOWS_SAVED = "settings.send_windows_saved"
+    SMS_SENT_BY_HAND = "sms.sent_by_hand"  # one message from a customer's page or queue card
+    CAMPAIGN_CONFIRMED = "campaign.confirmed"
+    CAMPAIGN_PAUSED = "campaign.paused"
+    CAMPAIGN_RESUMED = "campaign.resumed"
+    CAMPAIGN_CANCELLED = "campaign.cancelled"
+    SMS_OUTCOME_RESOLVED = "sms.outcome_resolved"  # an admin settled an "outcome unknown" message
     USER_CREATED = "user.created"
     USER_ACTIVATED = "user.activated"
     USER_DEACTIVATED = "user.deactivated"
@@ -434,6 +484,7 @@ class BlacklistEntry(db.Model):
     removal_reason: Mapped[str | None] = mapped_column(Text)
 
     added_by: Mapped[User | None] = relationship(foreign_keys=[added_by_id])
+    removed_by: Mapped[User | None] = relationship(foreign_keys=[removed_by_id])
 
 
 class Order(db.Model):
@@ -532,3 +583,138 @@ class ImportRun(db.Model):
 
     started_by: Mapped[User] = relationship(foreign_keys=[started_by_id])
     owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
+
+
+class SmsTemplate(db.Model):
+    """A message body with placeholders (app.sending.texts); the signature and, for marketing,
+    the provider's opt-out text are added when it is sent."""
+
+    __tablename__ = "sms_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))  # MessageKind
+    body: Mapped[str] = mapped_column(Text)
+    # {placeholder: value} used for a customer who has no value of their own.
+    defaults: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Mainland providers send only templates approved in their console:
+    # {provider: {"code": "SMS_123", "variables": {provider's variable: our placeholder}}}.
+    provider_codes: Mapped[dict] = mapped_column(JSON, default=dict)
+    archived: Mapped[bool] = mapped_column(default=False)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SendingSettings(db.Model):
+    """The shop's send windows and frequency cap: one row (id 1), edited by admins."""
+
+    __tablename__ = "sending_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # {"0": [["09:30", "12:00"], ...], ..., "6": [...]}: Monday is "0", shop time, each window
+    # includes its opening minute and excludes its closing one (app.sending.windows).
+    windows: Mapped[dict] = mapped_column(JSON)
+    marketing_cap: Mapped[int] = mapped_column(default=2)  # marketing SMS per customer ...
+    cap_days: Mapped[int] = mapped_column(default=7)  # ... in this many days
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Campaign(db.Model):
+    """A template sent to an audience taken from the registry's filters (SPEC §7).
+
+    Control groups, best time and recurrence will be columns of this table: each planned
+    message already points back at its campaign, and `audience` keeps the filters.
+    """
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    template_id: Mapped[int] = mapped_column(ForeignKey("sms_templates.id"))
+    audience: Mapped[dict] = mapped_column(JSON)  # the registry list's filter arguments
+    send_at: Mapped[datetime | None] = mapped_column()  # None: now
+    status: Mapped[str] = mapped_column(String(10), default=CampaignStatus.DRAFT, index=True)
+    provider: Mapped[str | None] = mapped_column(String(20))  # the provider it was planned for
+    planned: Mapped[int] = mapped_column(default=0)  # messages planned at confirmation
+    # {SkipReason: count} at confirmation.
+    excluded: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    confirmed_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+    template: Mapped[SmsTemplate] = relationship()
+    created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
+    confirmed_by: Mapped[User | None] = relationship(foreign_keys=[confirmed_by_id])
+
+
+class Message(db.Model):
+    """One SMS to one number: the record of it, written before any job exists (app.sending)."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        # What a worker claims: due messages still scheduled.
+        Index("ix_messages_status_due", "status", "due_at"),
+        Index("ix_messages_customer_created", "customer_id", "created_at"),
+        Index("ix_messages_campaign_status", "campaign_id", "status"),
+        Index("ix_messages_provider_ref", "provider", "provider_ref"),
+        Index("ix_messages_phone", "phone"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Makes a second plan of the same message impossible, e.g. "campaign:4:customer:17".
+    dedupe_key: Mapped[str] = mapped_column(String(100), unique=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
+    template_id: Mapped[int | None] = mapped_column(ForeignKey("sms_templates.id"))
+    follow_up_id: Mapped[int | None] = mapped_column(ForeignKey("follow_ups.id"))
+    kind: Mapped[str] = mapped_column(String(10))  # MessageKind
+    phone: Mapped[str | None] = mapped_column(String(20))  # E.164
+    body: Mapped[str] = mapped_column(Text)  # the final text: signature and opt-out text included
+    # The provider's template variables, for providers that send approved templates.
+    params: Mapped[dict | None] = mapped_column(JSON)
+    parts: Mapped[int] = mapped_column(default=1)
+    provider: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(10), default=MessageStatus.SCHEDULED)
+    skip_reason: Mapped[str | None] = mapped_column(String(20))  # SkipReason
+    error: Mapped[str | None] = mapped_column(String(300))  # the provider's words, when it failed
+    due_at: Mapped[datetime] = mapped_column()  # already inside a send window
+    # The RQ job that holds it while scheduled (the sweeper re-enqueues what no live job holds).
+    job_id: Mapped[str | None] = mapped_column(String(64))
+    # The claim of the worker sending it, and until when that claim holds without news.
+    claim: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column()
+    sent_at: Mapped[datetime | None] = mapped_column()
+    delivered_at: Mapped[datetime | None] = mapped_column()
+    provider_ref: Mapped[str | None] = mapped_column(String(64))  # Aliyun BizId, Twilio sid
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    customer: Mapped[Customer | None] = relationship()
+    campaign: Mapped[Campaign | None] = relationship()
+    template: Mapped[SmsTemplate | None] = relationship()
+
+
+class SmsReply(db.Model):
+    """An inbound SMS from a customer, received by a provider's webhook."""
+
+    __tablename__ = "sms_replies"
+    __table_args__ = (
+        # The provider's id of the reply: a webhook delivered twice records it once.
+        UniqueConstraint("provider", "provider_ref", name="uq_sms_replies_provider_ref"),
+        Index("ix_sms_replies_customer_received", "customer_id", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    provider_ref: Mapped[str | None] = mapped_column(String(64))
+    phone: Mapped[str] = mapped_column(String(20))  # E.164
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text)
+    opted_out: Mapped[bool] = mapped_column(default=False)  # an opt-out keyword: the number is blacklisted
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    customer: Mapped[Customer | None] = relationship()
