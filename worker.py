@@ -1,15 +1,21 @@
 """An RQ worker for the portal: run as many as needed, on any machine (`python worker.py`).
 
 It loads the app once and runs jobs inside its app context; it also runs RQ's scheduler,
-which starts the jobs scheduled for later (the nightly segment recompute).
+which starts the jobs scheduled for later (the nightly segment recompute, SMS due later), and
+RQ's cron scheduler in a child process, which starts the SMS sweeper every minute. The cron
+scheduler keeps its schedule in memory, so a Redis that lost its data loses no sweep.
 """
 
+import multiprocessing
+
 from rq import Worker
+from rq.cron import CronScheduler
 
 from app import create_app
 from app.extensions import db
 from app.jobs import schedule_nightly_recompute
 from app.redis import get_queue, get_redis
+from app.sending.jobs import SWEEP_EVERY, sweep
 
 # An idle RQ worker waits for a job in one blocking Redis call of worker_ttl - 15 s (405 s by
 # default) and runs a stop signal's handler only between such calls if the signal did not
@@ -18,11 +24,19 @@ from app.redis import get_queue, get_redis
 WORKER_TTL = 20
 
 
+def run_cron(app) -> None:
+    with app.app_context():
+        cron = CronScheduler(connection=get_redis())
+        cron.register(sweep, queue_name=app.config["RQ_QUEUE"], interval=SWEEP_EVERY)
+        cron.start()  # until SIGTERM or SIGINT, which reach it with the worker's process group
+
+
 def main() -> None:
     app = create_app()
     with app.app_context():
         schedule_nightly_recompute()
         db.engine.dispose()  # each forked job opens its own database connections
+        multiprocessing.Process(target=run_cron, args=(app,), name="sms-cron", daemon=True).start()
         Worker([get_queue()], connection=get_redis(), worker_ttl=WORKER_TTL).work(with_scheduler=True)
 
 

@@ -1,0 +1,599 @@
+"""The sending engine: the database is the record of every message (SPEC §7).
+
+A message row exists before any job does, with its due time already inside its send window and
+a unique `dedupe_key`, so a second plan of the same message inserts nothing. Jobs carry message
+ids only, BATCH a job. A worker claims its batch in one statement (only rows still scheduled and
+due move to "sending"), checks each message again (blacklist, flags, frequency cap, window) and
+hands the rest to the provider; a message handed over is never handed over again. The sweeper
+marks what a dead worker held "outcome unknown" and gives due messages that no live job holds
+to new jobs.
+
+On SQLite every transaction here that writes starts with its write, so a worker never has to
+upgrade a read to a write while another process writes (that fails at once instead of waiting).
+"""
+
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from itertools import batched
+from uuid import uuid4
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from redis.exceptions import RedisError
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from sqlalchemy import bindparam, func, select, update
+
+from ..extensions import db
+from ..models import (
+    HANDED_OVER_STATUSES,
+    BlacklistEntry,
+    Campaign,
+    CampaignStatus,
+    Customer,
+    Message,
+    MessageKind,
+    MessageStatus,
+    SkipReason,
+)
+from ..redis import get_queue, get_redis
+from . import limiter, settings, windows
+from .eligibility import Recipient, skip_reason
+from .providers import Handed, Outgoing, Provider, provider
+
+log = logging.getLogger(__name__)
+
+BATCH = 500  # messages a job carries and a worker claims at once
+_IN = 5000  # ids or phones in one IN (...) list
+messages = Message.__table__
+
+# A started job whose worker has not been heard of for this long is dead (RQ's own heartbeat).
+_DEAD_JOB_AFTER = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One message to plan: the final text already made (app.sending.compose)."""
+
+    dedupe_key: str
+    kind: str
+    body: str
+    phone: str | None
+    customer_id: int | None = None
+    parts: int = 1
+    params: dict | None = None
+    template_id: int | None = None
+    campaign_id: int | None = None
+    follow_up_id: int | None = None
+    skip_reason: str | None = None  # known at planning: recorded, never sent
+
+
+@dataclass
+class Planned:
+    """What plan() wrote: the new messages to send, by the job that will carry them."""
+
+    due_at: datetime
+    batches: dict[str, list[int]] = field(default_factory=dict)  # job id -> message ids
+    skipped: Counter = field(default_factory=Counter)  # skip reason -> messages
+    duplicates: int = 0  # drafts already planned before: nothing written
+
+    @property
+    def scheduled(self) -> int:
+        return sum(len(ids) for ids in self.batches.values())
+
+    @property
+    def jobs(self) -> dict[str, tuple[list[int], datetime]]:
+        return {job_id: (ids, self.due_at) for job_id, ids in self.batches.items()}
+
+
+def shop_zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["SHOP_TIMEZONE"])
+
+
+def send_windows(kind: str, sender: Provider) -> windows.WeekWindows:
+    return settings.windows_for(kind, sender.marketing_curfew)
+
+
+def leaves_at(kind: str, moment: datetime, sender: Provider | None = None) -> datetime:
+    """When a message of `kind` queued at `moment` (naive UTC) leaves: its window's next opening."""
+    return windows.next_send_time(moment, send_windows(kind, sender or provider()), shop_zone())
+
+
+# --- who may receive -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the eligibility rule needs about a set of recipients, read in a few queries."""
+
+    blacklisted: frozenset[str]
+    flagged: frozenset[int]
+    recent_marketing: dict[int, int]
+
+    def recipient(self, phone: str | None, customer_id: int | None, extra_marketing: int = 0) -> Recipient:
+        return Recipient(
+            phone=phone,
+            blacklisted=phone in self.blacklisted,
+            flagged=customer_id in self.flagged,
+            recent_marketing=self.recent_marketing.get(customer_id, 0) + extra_marketing,
+        )
+
+
+def facts(
+    phones: Iterable[str | None],
+    customer_ids: Iterable[int | None],
+    moment: datetime,
+    cap_days: int,
+    *,
+    count_planned: bool,
+    leave_out: Sequence[int] = (),
+) -> Facts:
+    """The blacklisted phones, flagged customers and marketing sent in the `cap_days` before
+    `moment`; with `count_planned`, marketing planned to leave by then counts too."""
+    phones = sorted({p for p in phones if p})
+    customer_ids = sorted({c for c in customer_ids if c})
+    blacklisted, flagged, recent = set(), set(), Counter()
+    for chunk in batched(phones, _IN):
+        blacklisted.update(
+            db.session.scalars(
+                select(BlacklistEntry.phone).where(BlacklistEntry.phone.in_(chunk), BlacklistEntry.removed_at.is_(None))
+            )
+        )
+    statuses = [*HANDED_OVER_STATUSES, *((MessageStatus.SCHEDULED,) if count_planned else ())]
+    since = moment - timedelta(days=cap_days)
+    for chunk in batched(customer_ids, _IN):
+        flagged.update(
+            db.session.scalars(
+                select(Customer.id).where(Customer.id.in_(chunk), Customer.flag_bad_reviewer | Customer.flag_picky)
+            )
+        )
+        counted = (
+            select(Message.customer_id, func.count())
+            .where(
+                Message.customer_id.in_(chunk),
+                Message.kind == MessageKind.MARKETING,
+                Message.status.in_(statuses),
+                func.coalesce(Message.sent_at, Message.due_at) >= since,
+                func.coalesce(Message.sent_at, Message.due_at) <= moment,
+            )
+            .group_by(Message.customer_id)
+        )
+        if leave_out:
+            counted = counted.where(Message.id.not_in(leave_out))
+        recent.update(dict(db.session.execute(counted).tuples()))
+    return Facts(frozenset(blacklisted), frozenset(flagged), dict(recent))
+
+
+# --- planning --------------------------------------------------------------------------------
+
+
+def _insert_ignoring_duplicates():
+    """INSERT that skips rows whose dedupe_key exists (both databases say ON CONFLICT DO NOTHING)."""
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(messages).on_conflict_do_nothing(index_elements=["dedupe_key"])
+
+
+def plan(
+    drafts: Iterable[Draft], *, sender: Provider, due_at: datetime, created_by_id: int | None, now: datetime
+) -> Planned:
+    """Write the drafts as messages due at `due_at` (inside a window already). A draft planned
+    before writes nothing. Does not commit; hand the result to enqueue() after the commit."""
+    planned = Planned(due_at)
+    rows = [
+        {
+            "dedupe_key": d.dedupe_key,
+            "campaign_id": d.campaign_id,
+            "customer_id": d.customer_id,
+            "template_id": d.template_id,
+            "follow_up_id": d.follow_up_id,
+            "kind": d.kind,
+            "phone": d.phone,
+            "body": d.body,
+            "params": d.params,
+            "parts": d.parts,
+            "provider": sender.name,
+            "status": MessageStatus.SKIPPED if d.skip_reason else MessageStatus.SCHEDULED,
+            "skip_reason": d.skip_reason,
+            "due_at": due_at,
+            "created_by_id": created_by_id,
+            "created_at": now,
+        }
+        for d in drafts
+    ]
+    statement = _insert_ignoring_duplicates().returning(messages.c.id, messages.c.status, messages.c.skip_reason)
+    to_send = []
+    for chunk in batched(rows, 2000):
+        written = db.session.execute(statement, list(chunk)).all()
+        planned.duplicates += len(chunk) - len(written)
+        for message_id, status, reason in written:
+            if status == MessageStatus.SKIPPED:
+                planned.skipped[reason] += 1
+            else:
+                to_send.append(message_id)
+    to_send.sort()
+    for batch in batched(to_send, BATCH):
+        planned.batches[f"sms-{uuid4().hex}"] = list(batch)
+    for job_id, ids in planned.batches.items():
+        _hold(ids, job_id)
+    return planned
+
+
+def _hold(ids: Sequence[int], job_id: str) -> None:
+    db.session.execute(
+        update(messages)
+        .where(messages.c.id.in_(ids), messages.c.status == MessageStatus.SCHEDULED)
+        .values(job_id=job_id)
+    )
+
+
+def enqueue(jobs: dict[str, tuple[list[int], datetime]]) -> None:
+    """Start each job (id -> its message ids and due time). Call after the messages are
+    committed; if Redis is out of reach, the sweeper starts them once they are due (the messages
+    are the record)."""
+    from .jobs import send_batch
+
+    queue = get_queue()
+    try:
+        for job_id, (ids, due_at) in jobs.items():
+            if due_at <= _utcnow():
+                queue.enqueue(send_batch, ids, job_id=job_id)
+            else:
+                queue.enqueue_at(due_at.replace(tzinfo=UTC), send_batch, ids, job_id=job_id)
+    except RedisError:
+        log.exception("could not start SMS jobs; the sweeper will start them when they are due")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+# --- sending ---------------------------------------------------------------------------------
+
+
+@dataclass
+class BatchResult:
+    claimed: int = 0
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    later: int = 0  # outside their window now: wait for its next opening
+    unknown: int = 0  # the provider's answer never came
+
+
+def claim(ids: Sequence[int], token: str, now: datetime) -> list[int]:
+    """Move those of `ids` still scheduled and due to "sending" under `token`: one statement,
+    so two workers holding the same ids never both get one."""
+    db.session.commit()  # the claim must open its transaction (see the module's note)
+    lease_until = now + timedelta(seconds=current_app.config["SMS_CLAIM_LEASE_SECONDS"])
+    return list(
+        db.session.scalars(
+            update(messages)
+            .where(
+                messages.c.id.in_(ids),
+                messages.c.status == MessageStatus.SCHEDULED,
+                messages.c.due_at <= now,
+            )
+            .values(status=MessageStatus.SENDING, claim=token, lease_until=lease_until)
+            .returning(messages.c.id)
+        )
+    )
+
+
+def send_batch(ids: Sequence[int], now: datetime | None = None) -> BatchResult:
+    """Claim, check again and send the messages `ids` that are still due (a job's work)."""
+    now = now or _utcnow()
+    token = uuid4().hex
+    result = BatchResult()
+    claimed = claim(ids, token, now)
+    result.claimed = len(claimed)
+    if not claimed:
+        db.session.commit()
+        return result
+    rows = db.session.execute(
+        select(
+            messages.c.id,
+            messages.c.phone,
+            messages.c.customer_id,
+            messages.c.kind,
+            messages.c.body,
+            messages.c.params,
+            messages.c.template_id,
+            messages.c.provider,
+            messages.c.campaign_id,
+        )
+        .where(messages.c.id.in_(claimed))
+        .order_by(messages.c.id)
+    ).all()
+    rules = settings.load()
+    known = facts(
+        (r.phone for r in rows),
+        (r.customer_id for r in rows if r.kind == MessageKind.MARKETING),
+        now,
+        rules.cap_days,
+        count_planned=False,
+        leave_out=claimed,
+    )
+    zone = shop_zone()
+    senders: dict[str, Provider] = {}
+    by_sender: dict[str, list] = defaultdict(list)
+    skips: list[dict] = []
+    later: dict[datetime, list[int]] = defaultdict(list)
+    in_batch = Counter()  # marketing given to a customer earlier in this batch
+    for row in rows:
+        sender = senders.get(row.provider) or senders.setdefault(row.provider, provider(row.provider))
+        reason = skip_reason(
+            known.recipient(row.phone, row.customer_id, in_batch[row.customer_id]), row.kind, rules.marketing_cap
+        )
+        if reason is not None:
+            skips.append({"message_id": row.id, "reason": reason})
+            continue
+        week = settings.windows_for(row.kind, sender.marketing_curfew)
+        if not windows.is_open(now, week, zone):
+            later[windows.next_send_time(now, week, zone)].append(row.id)
+            continue
+        if row.kind == MessageKind.MARKETING:
+            in_batch[row.customer_id] += 1
+        by_sender[row.provider].append(row)
+    if skips:
+        db.session.connection().execute(
+            update(messages)
+            .where(messages.c.id == bindparam("message_id"))
+            .values(status=MessageStatus.SKIPPED, skip_reason=bindparam("reason"), claim=None, lease_until=None),
+            skips,
+        )
+        result.skipped = len(skips)
+    waiting = {}
+    for due_at, later_ids in later.items():
+        for batch in batched(later_ids, BATCH):
+            job_id = f"sms-{uuid4().hex}"
+            db.session.execute(
+                update(messages)
+                .where(messages.c.id.in_(batch))
+                .values(status=MessageStatus.SCHEDULED, due_at=due_at, job_id=job_id, claim=None, lease_until=None)
+            )
+            waiting[job_id] = (list(batch), due_at)
+        result.later += len(later_ids)
+    db.session.commit()
+    enqueue(waiting)
+
+    for name, to_send in by_sender.items():
+        _hand_over(senders[name], to_send, token, result)
+    finish_campaigns({r.campaign_id for r in rows if r.campaign_id})
+    db.session.commit()
+    return result
+
+
+def _hand_over(sender: Provider, rows: list, token: str, result: BatchResult) -> None:
+    """Give `rows` to the provider within its rate limit, recording each answer as it comes."""
+    lease = timedelta(seconds=current_app.config["SMS_CLAIM_LEASE_SECONDS"])
+    per_second = current_app.config["SMS_RATE_LIMIT"] or sender.rate_limit
+    size = max(1, min(sender.batch_size, per_second))
+    chunks = list(batched(rows, size))
+    for done, chunk in enumerate(chunks):
+        limiter.take(get_redis(), sender.name, len(chunk), per_second)
+        outgoing = [
+            Outgoing(
+                message_id=r.id,
+                phone=r.phone,
+                text=r.body,
+                template_code=(r.params or {}).get("template_code"),
+                params=(r.params or {}).get("variables"),
+            )
+            for r in chunk
+        ]
+        try:
+            answers = sender.send(outgoing)
+        except Exception as error:  # the call's outcome is unknown: never resend blindly
+            log.exception("%s: no answer for %d messages", sender.name, len(chunk))
+            _record_unknown([r.id for r in chunk], token, str(error)[:300] or type(error).__name__)
+            result.unknown += len(chunk)
+            _release([r.id for c in chunks[done + 1 :] for r in c], token)
+            return
+        _record_answers(answers, token, _utcnow())
+        result.sent += sum(a.accepted for a in answers)
+        result.failed += sum(not a.accepted for a in answers)
+        # News from this worker: what it still holds keeps its claim.
+        db.session.execute(
+            update(messages)
+            .where(messages.c.claim == token, messages.c.status == MessageStatus.SENDING)
+            .values(lease_until=_utcnow() + lease)
+        )
+        db.session.commit()
+
+
+def _record_answers(answers: Sequence[Handed], token: str, at: datetime) -> None:
+    # The claim, not the status, says the answer is this worker's to record: a message the
+    # sweeper marked "outcome unknown" meanwhile is settled by the answer that did come.
+    db.session.connection().execute(
+        update(messages)
+        .where(messages.c.id == bindparam("message_id"), messages.c.claim == token)
+        .values(
+            status=bindparam("status"),
+            provider_ref=bindparam("ref"),
+            error=bindparam("err"),
+            sent_at=at,
+            lease_until=None,
+        ),
+        [
+            {
+                "message_id": a.message_id,
+                "status": MessageStatus.SENT if a.accepted else MessageStatus.FAILED,
+                "ref": a.provider_ref,
+                "err": (a.error or "")[:300] or None,
+            }
+            for a in answers
+        ],
+    )
+
+
+def _record_unknown(ids: Sequence[int], token: str, error: str) -> None:
+    db.session.execute(
+        update(messages)
+        .where(messages.c.id.in_(ids), messages.c.claim == token)
+        .values(status=MessageStatus.UNKNOWN, error=error, lease_until=None)
+    )
+    db.session.commit()
+
+
+def _release(ids: Sequence[int], token: str) -> None:
+    """Never handed over: back to scheduled, for the sweeper to give to a new job."""
+    if ids:
+        db.session.execute(
+            update(messages)
+            .where(messages.c.id.in_(ids), messages.c.claim == token)
+            .values(status=MessageStatus.SCHEDULED, claim=None, lease_until=None, job_id=None)
+        )
+        db.session.commit()
+
+
+# --- the sweeper -----------------------------------------------------------------------------
+
+
+@dataclass
+class SweepResult:
+    unknown: int = 0  # held by a worker that went silent: outcome unknown
+    requeued: int = 0  # due, and no live job held them
+    finished: int = 0  # campaigns with nothing left to send
+
+
+def _job_alive(job_id: str | None, now: datetime) -> bool:
+    if not job_id:
+        return False
+    try:
+        job = Job.fetch(job_id, connection=get_redis())
+    except NoSuchJobError:
+        return False
+    status = job.get_status(refresh=False)
+    if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+        return True
+    if status == JobStatus.STARTED:
+        heard = job.last_heartbeat or job.started_at
+        return heard is not None and now - heard.replace(tzinfo=None) < _DEAD_JOB_AFTER
+    return False
+
+
+def sweep(now: datetime | None = None) -> SweepResult:
+    """Mark what silent workers held "outcome unknown"; give due messages no live job holds to
+    new jobs; close campaigns with nothing left to send."""
+    now = now or _utcnow()
+    result = SweepResult()
+    db.session.commit()
+    result.unknown = db.session.execute(
+        update(messages)
+        .where(messages.c.status == MessageStatus.SENDING, messages.c.lease_until < now)
+        .values(status=MessageStatus.UNKNOWN, error="the worker stopped before the provider answered")
+    ).rowcount
+    db.session.commit()
+
+    held: dict[str | None, list[int]] = defaultdict(list)
+    for message_id, job_id in db.session.execute(
+        select(messages.c.id, messages.c.job_id)
+        .where(messages.c.status == MessageStatus.SCHEDULED, messages.c.due_at <= now)
+        .order_by(messages.c.id)
+    ):
+        held[job_id].append(message_id)
+    db.session.commit()
+    orphans = [i for job_id, ids in held.items() if not _job_alive(job_id, now) for i in ids]
+    batches = {}
+    for batch in batched(orphans, BATCH):
+        job_id = f"sms-{uuid4().hex}"
+        _hold(batch, job_id)
+        batches[job_id] = list(batch)
+    db.session.commit()
+    enqueue({job_id: (ids, now) for job_id, ids in batches.items()})
+    result.requeued = len(orphans)
+
+    result.finished = finish_campaigns(
+        db.session.scalars(select(Campaign.id).where(Campaign.status == CampaignStatus.SENDING)).all()
+    )
+    db.session.commit()
+    return result
+
+
+def finish_campaigns(campaign_ids: Iterable[int]) -> int:
+    """Campaigns sending with no message left waiting or in flight are done."""
+    campaign_ids = sorted(campaign_ids)
+    if not campaign_ids:
+        return 0
+    waiting = (
+        select(messages.c.id)
+        .where(
+            messages.c.campaign_id == Campaign.id,
+            messages.c.status.in_((MessageStatus.SCHEDULED, MessageStatus.PAUSED, MessageStatus.SENDING)),
+        )
+        .exists()
+    )
+    return db.session.execute(
+        update(Campaign)
+        .where(Campaign.id.in_(campaign_ids), Campaign.status == CampaignStatus.SENDING, ~waiting)
+        .values(status=CampaignStatus.DONE, finished_at=_utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+# --- campaigns: pause, resume, cancel ----------------------------------------------------------
+
+
+def pause(campaign_id: int) -> int:
+    """Hold a campaign's waiting messages (those already with a worker still go)."""
+    return db.session.execute(
+        update(messages)
+        .where(messages.c.campaign_id == campaign_id, messages.c.status == MessageStatus.SCHEDULED)
+        .values(status=MessageStatus.PAUSED, job_id=None)
+    ).rowcount
+
+
+def resume(campaign_id: int, kind: str, sender: Provider, now: datetime) -> dict[str, tuple[list[int], datetime]]:
+    """Put a paused campaign's messages back, due at the next opening from `now` (or their own
+    time if later). Returns the batches to enqueue() after the commit, with their due times."""
+    rows = db.session.execute(
+        select(messages.c.id, messages.c.due_at)
+        .where(messages.c.campaign_id == campaign_id, messages.c.status == MessageStatus.PAUSED)
+        .order_by(messages.c.id)
+    ).all()
+    week = send_windows(kind, sender)
+    by_due: dict[datetime, list[int]] = defaultdict(list)
+    for message_id, due_at in rows:
+        by_due[windows.next_send_time(max(due_at, now), week, shop_zone())].append(message_id)
+    batches = {}
+    for due_at, ids in by_due.items():
+        for batch in batched(ids, BATCH):
+            job_id = f"sms-{uuid4().hex}"
+            db.session.execute(
+                update(messages)
+                .where(messages.c.id.in_(batch))
+                .values(status=MessageStatus.SCHEDULED, due_at=due_at, job_id=job_id)
+            )
+            batches[job_id] = (list(batch), due_at)
+    return batches
+
+
+def cancel(campaign_id: int) -> int:
+    """Skip every message of the campaign that has not left."""
+    return db.session.execute(
+        update(messages)
+        .where(
+            messages.c.campaign_id == campaign_id,
+            messages.c.status.in_((MessageStatus.SCHEDULED, MessageStatus.PAUSED)),
+        )
+        .values(status=MessageStatus.SKIPPED, skip_reason=SkipReason.CANCELLED, job_id=None)
+    ).rowcount
+
+
+def progress(campaign_id: int) -> Counter:
+    """The campaign's messages by status."""
+    return Counter(
+        dict(
+            db.session.execute(
+                select(messages.c.status, func.count())
+                .where(messages.c.campaign_id == campaign_id)
+                .group_by(messages.c.status)
+            ).tuples()
+        )
+    )
