@@ -90,6 +90,7 @@ def register_blueprints(app: Flask) -> None:
     from .accounts import views as accounts
     from .assignment import views as assignment
     from .blacklist import views as blacklist
+    from .campaigns import views as campaigns
     from .customers import views as customers
     from .followup_audit import views as followup_audit
     from .followups import views as followups
@@ -97,7 +98,18 @@ def register_blueprints(app: Flask) -> None:
     from .main import views as main
     from .reports import views as reports
 
-    for area in (main, accounts, customers, followups, assignment, followup_audit, blacklist, imports, reports):
+    for area in (
+        main,
+        accounts,
+        customers,
+        followups,
+        assignment,
+        followup_audit,
+        blacklist,
+        imports,
+        campaigns,
+        reports,
+    ):
         app.register_blueprint(area.bp)
 
 
