@@ -25,7 +25,7 @@ from flask import current_app
 from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 
 from ..extensions import db
 from ..models import (
@@ -130,9 +130,16 @@ class Facts:
         )
 
 
+def _chunks(values: Iterable | Select) -> list:
+    """IN (...) lists of at most _IN values each; a SELECT of the values is one chunk."""
+    if isinstance(values, Select):
+        return [values]
+    return list(batched(sorted({v for v in values if v}), _IN))
+
+
 def facts(
-    phones: Iterable[str | None],
-    customer_ids: Iterable[int | None],
+    phones: Iterable[str | None] | Select,
+    customer_ids: Iterable[int | None] | Select,
     moment: datetime,
     cap_days: int,
     *,
@@ -140,11 +147,12 @@ def facts(
     leave_out: Sequence[int] = (),
 ) -> Facts:
     """The blacklisted phones, flagged customers and marketing sent in the `cap_days` before
-    `moment`; with `count_planned`, marketing planned to leave by then counts too."""
-    phones = sorted({p for p in phones if p})
-    customer_ids = sorted({c for c in customer_ids if c})
+    `moment`; with `count_planned`, marketing planned to leave by then counts too.
+
+    `phones` and `customer_ids` are the values, or a SELECT of them (a campaign's audience:
+    one query each, however many)."""
     blacklisted, flagged, recent = set(), set(), Counter()
-    for chunk in batched(phones, _IN):
+    for chunk in _chunks(phones):
         blacklisted.update(
             db.session.scalars(
                 select(BlacklistEntry.phone).where(BlacklistEntry.phone.in_(chunk), BlacklistEntry.removed_at.is_(None))
@@ -152,7 +160,7 @@ def facts(
         )
     statuses = [*HANDED_OVER_STATUSES, *((MessageStatus.SCHEDULED,) if count_planned else ())]
     since = moment - timedelta(days=cap_days)
-    for chunk in batched(customer_ids, _IN):
+    for chunk in _chunks(customer_ids):
         flagged.update(
             db.session.scalars(
                 select(Customer.id).where(Customer.id.in_(chunk), Customer.flag_bad_reviewer | Customer.flag_picky)
@@ -191,44 +199,53 @@ def plan(
     drafts: Iterable[Draft], *, sender: Provider, due_at: datetime, created_by_id: int | None, now: datetime
 ) -> Planned:
     """Write the drafts as messages due at `due_at` (inside a window already). A draft planned
-    before writes nothing. Does not commit; hand the result to enqueue() after the commit."""
+    before writes nothing. Does not commit; hand the result to enqueue() after the commit.
+
+    Each message to send is written with the job that will carry it (BATCH a job, in the
+    drafts' order), so no second statement is needed to hold them (100,000 messages: 200
+    UPDATEs fewer, half the time)."""
     planned = Planned(due_at)
-    rows = [
-        {
-            "dedupe_key": d.dedupe_key,
-            "campaign_id": d.campaign_id,
-            "customer_id": d.customer_id,
-            "template_id": d.template_id,
-            "follow_up_id": d.follow_up_id,
-            "kind": d.kind,
-            "phone": d.phone,
-            "body": d.body,
-            "params": d.params,
-            "parts": d.parts,
-            "provider": sender.name,
-            "status": MessageStatus.SKIPPED if d.skip_reason else MessageStatus.SCHEDULED,
-            "skip_reason": d.skip_reason,
-            "due_at": due_at,
-            "created_by_id": created_by_id,
-            "created_at": now,
-        }
-        for d in drafts
-    ]
-    statement = _insert_ignoring_duplicates().returning(messages.c.id, messages.c.status, messages.c.skip_reason)
-    to_send = []
+    job_id, in_job = None, BATCH
+    rows = []
+    for d in drafts:
+        if not d.skip_reason:
+            if in_job == BATCH:
+                job_id, in_job = f"sms-{uuid4().hex}", 0
+            in_job += 1
+        rows.append(
+            {
+                "dedupe_key": d.dedupe_key,
+                "campaign_id": d.campaign_id,
+                "customer_id": d.customer_id,
+                "template_id": d.template_id,
+                "follow_up_id": d.follow_up_id,
+                "kind": d.kind,
+                "phone": d.phone,
+                "body": d.body,
+                "params": d.params,
+                "parts": d.parts,
+                "provider": sender.name,
+                "status": MessageStatus.SKIPPED if d.skip_reason else MessageStatus.SCHEDULED,
+                "skip_reason": d.skip_reason,
+                "due_at": due_at,
+                "job_id": None if d.skip_reason else job_id,
+                "created_by_id": created_by_id,
+                "created_at": now,
+            }
+        )
+    statement = _insert_ignoring_duplicates().returning(
+        messages.c.id, messages.c.status, messages.c.skip_reason, messages.c.job_id
+    )
     for chunk in batched(rows, 2000):
         written = db.session.execute(statement, list(chunk)).all()
         planned.duplicates += len(chunk) - len(written)
-        for message_id, status, reason in written:
+        for message_id, status, reason, job in written:
             if status == MessageStatus.SKIPPED:
                 planned.skipped[reason] += 1
             else:
-                to_send.append(message_id)
-    to_send.sort()
-    for batch in batched(to_send, BATCH):
-        planned.batches[f"sms-{uuid4().hex}"] = list(batch)
-    for job_id, ids in planned.batches.items():
-        _hold(ids, job_id)
+                planned.batches.setdefault(job, []).append(message_id)
+    for ids in planned.batches.values():
+        ids.sort()
     return planned
 
 
