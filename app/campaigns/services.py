@@ -205,21 +205,33 @@ def _addressees(campaign: Campaign, user: User, sender: Provider, due_at: dateti
     marketing = template.kind == MessageKind.MARKETING
     rules = settings.load()
     known = engine.facts(
-        (row.phone for row in rows),
-        (row.id for row in rows) if marketing else (),
+        select(audience.c.phone).where(audience.c.phone.is_not(None)),
+        select(audience.c.id) if marketing else (),
         due_at,
         rules.cap_days,
         count_planned=True,
     )
+    # The rule (eligibility.skip_reason) asked once for each combination of what it reads.
+    reasons: dict[tuple, str | None] = {}
     addressees = []
     for row in rows:
-        reason = skip_reason(known.recipient(row.phone, row.id), template.kind, rules.marketing_cap)
+        phone, customer_id = row.phone, row.id
+        key = (
+            phone is not None,
+            phone in known.blacklisted,
+            customer_id in known.flagged,
+            known.recent_marketing.get(customer_id, 0),
+        )
+        if key in reasons:
+            reason = reasons[key]
+        else:
+            reason = reasons[key] = skip_reason(known.recipient(phone, customer_id), template.kind, rules.marketing_cap)
         composed = missing = None
         if reason is None:
-            composed = composer(row, latest.get(row.id))
+            composed = composer(row, latest.get(customer_id))
             if composed.skip_reason:
                 reason, missing, composed = composed.skip_reason, composed.missing, None
-        addressees.append(Addressee(row.id, row.name, row.phone, reason, composed, missing))
+        addressees.append(Addressee(customer_id, row.name, phone, reason, composed, missing))
     return addressees
 
 
