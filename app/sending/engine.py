@@ -12,6 +12,7 @@ On SQLite every transaction here that writes starts with its write, so a worker 
 upgrade a read to a write while another process writes (that fails at once instead of waiting).
 """
 
+import json
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -25,7 +26,7 @@ from flask import current_app
 from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
-from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy import JSON, Select, String, Text, bindparam, cast, func, literal, select, update
 
 from ..extensions import db
 from ..models import (
@@ -195,6 +196,66 @@ def _insert_ignoring_duplicates():
     return dialect_insert(messages).on_conflict_do_nothing(index_elements=["dedupe_key"])
 
 
+_RETURNED = (messages.c.id, messages.c.status, messages.c.skip_reason, messages.c.job_id)
+# What differs from one message to the next when they are planned together.
+_PER_MESSAGE = (
+    "dedupe_key",
+    "campaign_id",
+    "customer_id",
+    "template_id",
+    "follow_up_id",
+    "kind",
+    "phone",
+    "body",
+    "params",
+    "parts",
+    "status",
+    "skip_reason",
+    "job_id",
+)
+
+
+def _insert(rows: list[dict]) -> list:
+    """Insert `rows` (all with the same keys, the same value in each key not in _PER_MESSAGE),
+    skipping duplicates; returns (id, status, skip_reason, job_id) of those written."""
+    if db.engine.dialect.name != "postgresql":
+        return db.session.execute(_insert_ignoring_duplicates().returning(*_RETURNED), rows).all()
+    # PostgreSQL: one array a column, unnested into rows. A multi-row VALUES of 2,000 rows has
+    # 34,000 placeholders, which psycopg parses in Python for every statement (profiled: 80 % of
+    # planning 10,000 messages); this has one a column.
+    from sqlalchemy.dialects.postgresql import ARRAY
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+    first = rows[0]
+    # Columns with one value in every row (a campaign's, its template's) go once, not as arrays.
+    varying = [name for name in _PER_MESSAGE if any(row[name] != first[name] for row in rows)]
+    arrays = []
+    for name in varying:
+        column = messages.c[name]
+        values = [row[name] for row in rows]
+        if name == "params":  # JSON: as text, read back as JSON below
+            values = [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
+            array_type = ARRAY(Text)
+        else:
+            if isinstance(column.type, String):
+                values = [None if v is None else str(v) for v in values]
+            array_type = ARRAY(column.type)
+        arrays.append(bindparam(f"each_{name}", values, type_=array_type))
+    same = {name: value for name, value in first.items() if name not in varying}
+    chosen = []
+    if varying:
+        each = func.unnest(*arrays).table_valued(*varying).render_derived()
+        chosen = [cast(each.c.params, JSON) if name == "params" else each.c[name] for name in varying]
+    chosen += [literal(value, messages.c[name].type) for name, value in same.items()]
+    statement = (
+        pg_insert(messages)
+        .from_select([*varying, *same], select(*chosen))
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(*_RETURNED)
+    )
+    return db.session.execute(statement).all()
+
+
 def plan(
     drafts: Iterable[Draft], *, sender: Provider, due_at: datetime, created_by_id: int | None, now: datetime
 ) -> Planned:
@@ -233,11 +294,8 @@ def plan(
                 "created_at": now,
             }
         )
-    statement = _insert_ignoring_duplicates().returning(
-        messages.c.id, messages.c.status, messages.c.skip_reason, messages.c.job_id
-    )
     for chunk in batched(rows, 2000):
-        written = db.session.execute(statement, list(chunk)).all()
+        written = _insert(list(chunk))
         planned.duplicates += len(chunk) - len(written)
         for message_id, status, reason, job in written:
             if status == MessageStatus.SKIPPED:
