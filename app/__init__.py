@@ -96,8 +96,20 @@ def register_blueprints(app: Flask) -> None:
     from .imports import views as imports
     from .main import views as main
     from .reports import views as reports
+    from .settings import views as settings
 
-    for area in (main, accounts, customers, followups, assignment, followup_audit, blacklist, imports, reports):
+    for area in (
+        main,
+        accounts,
+        customers,
+        followups,
+        assignment,
+        followup_audit,
+        blacklist,
+        imports,
+        reports,
+        settings,
+    ):
         app.register_blueprint(area.bp)
 
 

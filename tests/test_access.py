@@ -72,6 +72,8 @@ EXPECTED = {
     ("followup_audit.tasks", "GET"): _statuses(302, 403, 200, 200),
     ("followup_audit.customers", "GET"): _statuses(302, 403, 200, 200),
     ("followup_audit.export", "GET"): _statuses(302, 403, 200, 200),
+    ("settings.sending", "GET"): _statuses(302, 403, 403, 200),
+    ("settings.sending", "POST"): _statuses(302, 403, 403, 422),
 }
 PUBLIC = {("main.ping", "GET"), ("main.favicon", "GET"), ("accounts.login", "GET"), ("accounts.login", "POST")}
 # Being built: whatever else they do, they are for supervisors and admins only.

@@ -69,6 +69,8 @@ COMPANIONS = {
     "followups.counters": {"section": "overdue"},
     "followup_audit.tasks": {"which": "due"},
     "assignment.assign": {"owner": "none"},
+    # A question the settings page answers: a hostile time or kind is asked about with a valid other.
+    "settings.sending": {"kind": "marketing", "at": "2024-06-03T19:00"},
 }
 
 
