@@ -98,8 +98,10 @@ def register_blueprints(app: Flask) -> None:
     from .imports import views as imports
     from .main import views as main
     from .reports import views as reports
+    from .webhooks import views as webhooks
 
-    for area in (main, accounts, customers, followups, assignment, followup_audit, blacklist, imports, reports):
+    areas = (main, accounts, customers, followups, assignment, followup_audit, blacklist, imports, reports, webhooks)
+    for area in areas:
         app.register_blueprint(area.bp)
 
 
