@@ -74,8 +74,19 @@ EXPECTED = {
     ("followup_audit.export", "GET"): _statuses(302, 403, 200, 200),
     ("settings.sending", "GET"): _statuses(302, 403, 403, 200),
     ("settings.sending", "POST"): _statuses(302, 403, 403, 422),
+    # The providers' webhooks: no sign-in, each authenticated by its provider's signature or
+    # secret (tests/test_webhooks.py). Here the provider is "1", which is none: 404 for all.
+    ("webhooks.receipts", "POST"): everyone_signed_in(404, anonymous=404),
+    ("webhooks.replies", "POST"): everyone_signed_in(404, anonymous=404),
 }
-PUBLIC = {("main.ping", "GET"), ("main.favicon", "GET"), ("accounts.login", "GET"), ("accounts.login", "POST")}
+PUBLIC = {
+    ("main.ping", "GET"),
+    ("main.favicon", "GET"),
+    ("accounts.login", "GET"),
+    ("accounts.login", "POST"),
+    ("webhooks.receipts", "POST"),
+    ("webhooks.replies", "POST"),
+}
 # Being built: whatever else they do, they are for supervisors and admins only.
 IMPORTS_PREFIX = "/imports"
 
