@@ -17,7 +17,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import batched
+from itertools import islice
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
@@ -45,6 +45,14 @@ from .eligibility import Recipient, skip_reason
 from .providers import Handed, Outgoing, Provider, provider
 
 log = logging.getLogger(__name__)
+
+
+def batched(items: Iterable, size: int):
+    """itertools.batched (Python 3.12), for Python 3.11: tuples of `size` items, the last shorter."""
+    iterator = iter(items)
+    while chunk := tuple(islice(iterator, size)):
+        yield chunk
+
 
 BATCH = 500  # messages a job carries and a worker claims at once
 _IN = 5000  # ids or phones in one IN (...) list
