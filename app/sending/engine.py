@@ -171,7 +171,7 @@ def facts(
         )
         if leave_out:
             counted = counted.where(Message.id.not_in(leave_out))
-        recent.update(dict(db.session.execute(counted).tuples()))
+        recent.update(dict(db.session.execute(counted).all()))
     return Facts(frozenset(blacklisted), frozenset(flagged), dict(recent))
 
 
@@ -602,6 +602,6 @@ def progress(campaign_id: int) -> Counter:
                 select(messages.c.status, func.count())
                 .where(messages.c.campaign_id == campaign_id)
                 .group_by(messages.c.status)
-            ).tuples()
+            ).all()
         )
     )
