@@ -295,7 +295,11 @@ def claim(ids: Sequence[int], token: str, now: datetime) -> list[int]:
 
 def send_batch(ids: Sequence[int], now: datetime | None = None) -> BatchResult:
     """Claim, check again and send the messages `ids` that are still due (a job's work)."""
-    now = now or _utcnow()
+    started, now = _utcnow(), now or _utcnow()
+
+    def clock() -> datetime:  # `now` moving on as the batch goes (tests give a `now` of their own)
+        return now + (_utcnow() - started)
+
     token = uuid4().hex
     result = BatchResult()
     claimed = claim(ids, token, now)
@@ -371,13 +375,13 @@ def send_batch(ids: Sequence[int], now: datetime | None = None) -> BatchResult:
     enqueue(waiting)
 
     for name, to_send in by_sender.items():
-        _hand_over(senders[name], to_send, token, result)
+        _hand_over(senders[name], to_send, token, result, clock)
     finish_campaigns({r.campaign_id for r in rows if r.campaign_id})
     db.session.commit()
     return result
 
 
-def _hand_over(sender: Provider, rows: list, token: str, result: BatchResult) -> None:
+def _hand_over(sender: Provider, rows: list, token: str, result: BatchResult, clock) -> None:
     """Give `rows` to the provider within its rate limit, recording each answer as it comes."""
     lease = timedelta(seconds=current_app.config["SMS_CLAIM_LEASE_SECONDS"])
     per_second = current_app.config["SMS_RATE_LIMIT"] or sender.rate_limit
@@ -403,14 +407,14 @@ def _hand_over(sender: Provider, rows: list, token: str, result: BatchResult) ->
             result.unknown += len(chunk)
             _release([r.id for c in chunks[done + 1 :] for r in c], token)
             return
-        _record_answers(answers, token, _utcnow())
+        _record_answers(answers, token, clock())
         result.sent += sum(a.accepted for a in answers)
         result.failed += sum(not a.accepted for a in answers)
         # News from this worker: what it still holds keeps its claim.
         db.session.execute(
             update(messages)
             .where(messages.c.claim == token, messages.c.status == MessageStatus.SENDING)
-            .values(lease_until=_utcnow() + lease)
+            .values(lease_until=clock() + lease)
         )
         db.session.commit()
 
