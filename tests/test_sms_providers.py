@@ -18,7 +18,6 @@ import pytest
 
 from app.sending.providers import Handed, Outgoing, check_settings, provider
 from app.sending.providers.aliyun import aliyun_number, endpoint
-from app.sending.providers.log import LogProvider
 
 KEY_ID = "LTAI-test-key"
 KEY_SECRET = "test-key-secret"
@@ -118,7 +117,7 @@ def test_the_log_provider_records_one_line_per_message_and_accepts_all(app, capl
     ]
     lines = [record.getMessage() for record in caplog.records]
     assert lines == ['SMS 7 to +8613812345678: "第一行\\n第二行"', 'SMS 8 to +8613900000002: "hi"']
-    receipts = LogProvider.delivered_receipts([*handed, Handed(9, accepted=False, error="x")])
+    receipts = provider("log").own_receipts([*handed, Handed(9, accepted=False, error="x")])
     assert [(r.message_id, r.provider_ref, r.delivered) for r in receipts] == [(7, "log-7", True), (8, "log-8", True)]
 
 

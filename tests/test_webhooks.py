@@ -27,8 +27,7 @@ from app.models import (
     utcnow,
 )
 from app.sending import inbound
-from app.sending.providers import Handed, Receipt, Reply
-from app.sending.providers.log import LogProvider
+from app.sending.providers import Handed, Receipt, Reply, provider
 
 LOG_SECRET = "log-webhook-secret"
 ALIYUN_SECRET = "aliyun-webhook-secret"
@@ -271,7 +270,7 @@ def test_log_receipts_and_the_engines_own(client, make_message):
     # The engine: what the log provider accepted is delivered a moment later.
     sent = make_message(provider="log", provider_ref=f"log-{next(_keys)}")
     sent_ref = _message(sent.id).provider_ref
-    receipts = LogProvider.delivered_receipts([Handed(sent.id, accepted=True, provider_ref=sent_ref)])
+    receipts = provider("log").own_receipts([Handed(sent.id, accepted=True, provider_ref=sent_ref)])
     assert inbound.record_receipts("log", receipts) == 1
     db.session.commit()
     assert _message(sent.id).status == MessageStatus.DELIVERED

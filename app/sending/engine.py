@@ -58,6 +58,8 @@ BATCH = 500  # messages a job carries and a worker claims at once
 _IN = 5000  # ids or phones in one IN (...) list
 messages = Message.__table__
 
+# The log provider's receipts say "delivered" this long after it accepted a message.
+OWN_RECEIPTS_AFTER = timedelta(seconds=2)
 # A started job whose worker has not been heard of for this long is dead (RQ's own heartbeat).
 _DEAD_JOB_AFTER = timedelta(minutes=2)
 
@@ -408,6 +410,7 @@ def _hand_over(sender: Provider, rows: list, token: str, result: BatchResult, cl
             _release([r.id for c in chunks[done + 1 :] for r in c], token)
             return
         _record_answers(answers, token, clock())
+        own = sender.own_receipts(answers)
         result.sent += sum(a.accepted for a in answers)
         result.failed += sum(not a.accepted for a in answers)
         # News from this worker: what it still holds keeps its claim.
@@ -417,6 +420,17 @@ def _hand_over(sender: Provider, rows: list, token: str, result: BatchResult, cl
             .values(lease_until=clock() + lease)
         )
         db.session.commit()
+        if own:
+            _receipts_later(sender.name, own)
+
+
+def _receipts_later(provider_name: str, receipts: list) -> None:
+    from .jobs import record_receipts
+
+    try:
+        get_queue().enqueue_in(OWN_RECEIPTS_AFTER, record_receipts, provider_name, receipts)
+    except RedisError:
+        log.exception("%s: receipts of %d messages not recorded", provider_name, len(receipts))
 
 
 def _record_answers(answers: Sequence[Handed], token: str, at: datetime) -> None:

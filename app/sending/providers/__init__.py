@@ -101,6 +101,11 @@ class Provider(ABC):
     def replies(self, request: Request) -> list[Reply]:
         """Authenticate and read an inbound-reply webhook; WebhookRefused if it is not one."""
 
+    def own_receipts(self, handed: list[Handed]) -> list[Receipt]:
+        """Receipts the adapter makes itself for what it accepted (the log provider's); a real
+        provider sends its own to the webhooks."""
+        return []
+
     def webhook_answer(self) -> tuple[str, int, dict]:
         """What the provider expects back from a webhook it delivered."""
         return "", 204, {}

@@ -2,7 +2,7 @@
 
 It counts and forbids like a mainland provider (Aliyun's rules), so what a shop plans with it is
 what Aliyun would let through. Every message is accepted; the engine then records its delivery
-itself, through `delivered_receipts` and app.sending.inbound.record_receipts, as a real
+itself, through `own_receipts` and app.sending.inbound.record_receipts, as a real
 provider's receipt would arrive a moment later.
 
 Its webhooks take JSON, behind the secret SMS_LOG_WEBHOOK_SECRET in their path (no secret set:
@@ -38,8 +38,7 @@ class LogProvider(Provider):
             )
         return [Handed(message.message_id, accepted=True, provider_ref=ref(message.message_id)) for message in batch]
 
-    @staticmethod
-    def delivered_receipts(handed: list[Handed]) -> list[Receipt]:
+    def own_receipts(self, handed: list[Handed]) -> list[Receipt]:
         """The receipts the log provider "sends" for what it accepted: all delivered."""
         return [
             Receipt(message_id=one.message_id, provider_ref=one.provider_ref, delivered=True)
