@@ -12,6 +12,7 @@ from .models import (
     ImportState,
     Kind,
     Layer,
+    MessageKind,
     OrderStatus,
     Outcome,
     Review,
@@ -100,6 +101,9 @@ BLACKLIST_REASON_LABELS = {
     BlacklistReason.MANUAL: _l("Manual"),
     BlacklistReason.INVALID_NUMBER: _l("Invalid number"),
 }
+MESSAGE_KIND_LABELS = {MessageKind.SERVICE: _l("Service"), MessageKind.MARKETING: _l("Marketing")}
+# The SMS providers (the SMS_PROVIDER setting; Message.provider, Campaign.provider).
+PROVIDER_LABELS = {"log": _l("Log only (nothing is sent)"), "aliyun": _l("Aliyun SMS"), "twilio": "Twilio"}
 AUDIT_ACTION_LABELS = {
     AuditAction.CUSTOMER_REGISTERED: _l("Registered"),
     AuditAction.CUSTOMER_EDITED: _l("Edited"),
@@ -111,6 +115,7 @@ AUDIT_ACTION_LABELS = {
     AuditAction.FOLLOW_UP_CANCELLED: _l("Follow-up cancelled"),
     AuditAction.FOLLOW_UP_STATE_CHANGED: _l("Follow-up state changed"),
     AuditAction.BLACKLIST_ADDED: _l("Phone blacklisted"),
+    AuditAction.SMS_TEMPLATE_SAVED: _l("SMS template saved"),
     AuditAction.USER_CREATED: _l("User created"),
     AuditAction.USER_ACTIVATED: _l("User reactivated"),
     AuditAction.USER_DEACTIVATED: _l("User deactivated"),

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from app import create_app
 from app.extensions import db
 from app.followups import services as followups
-from app.models import AuditEntry, Complaint, Customer, Role, User
+from app.models import AuditEntry, Complaint, Customer, Role, SmsTemplate, User
 
 ANONYMOUS = "anonymous"
 ROLES = [ANONYMOUS, Role.SALES, Role.SUPERVISOR, Role.ADMIN]
@@ -72,6 +72,13 @@ EXPECTED = {
     ("followup_audit.tasks", "GET"): _statuses(302, 403, 200, 200),
     ("followup_audit.customers", "GET"): _statuses(302, 403, 200, 200),
     ("followup_audit.export", "GET"): _statuses(302, 403, 200, 200),
+    ("messages.templates", "GET"): _statuses(302, 403, 200, 200),
+    ("messages.new_template", "GET"): _statuses(302, 403, 200, 200),
+    ("messages.new_template", "POST"): _statuses(302, 403, 422, 422),
+    ("messages.edit_template", "GET"): _statuses(302, 403, 200, 200),
+    ("messages.edit_template", "POST"): _statuses(302, 403, 422, 422),
+    ("messages.preview_template", "POST"): _statuses(302, 403, 200, 200),
+    ("messages.archive_template", "POST"): _statuses(302, 403, 302, 302),
 }
 PUBLIC = {("main.ping", "GET"), ("main.favicon", "GET"), ("accounts.login", "GET"), ("accounts.login", "POST")}
 # Being built: whatever else they do, they are for supervisors and admins only.
@@ -134,6 +141,11 @@ def _values(arguments, user, world, make_customer):
             task = followups.start(customer)
             db.session.commit()
             values[name] = task.id
+        elif name == "template_id":
+            template = SmsTemplate(name="发货通知", kind="service", body="{name}您好，您的订单已发货。")
+            db.session.add(template)
+            db.session.commit()
+            values[name] = template.id
         else:
             values[name] = 1
     return values
