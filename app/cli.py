@@ -1,13 +1,23 @@
-"""`flask` commands: create the first admin of a real install, load demo data."""
+"""`flask` commands: create the first admin of a real install, load demo data, and the `sms`
+group (what a text costs to send)."""
+
+import json
+import sys
 
 import click
-from flask import Flask
+from flask import Flask, current_app
+from flask.cli import AppGroup
 
 from .extensions import db
 from .models import Role
 
+# `flask sms …`: a command of the group is `@sms.command(...)` at module level, below.
+sms = AppGroup("sms", help="SMS: what a text costs to send, and when it would leave.")
+
 
 def register(app: Flask) -> None:
+    app.cli.add_command(sms)
+
     @app.cli.command("create-admin")
     @click.argument("username")
     @click.option("--name", default=None, help="Display name (defaults to the username).")
@@ -38,3 +48,35 @@ def register(app: Flask) -> None:
         click.echo("Demo logins (username / password):")
         for username, role, password in logins:
             click.echo(f"  {role:<11} {username:<10} {password}")
+
+
+@sms.command("parts")
+@click.argument("text")
+@click.option("--provider", default=None, help="Count as this provider bills (default: the SMS_PROVIDER setting).")
+@click.option(
+    "--kind",
+    type=click.Choice(["marketing", "service"]),
+    default="marketing",
+    show_default=True,
+    help="Marketing texts get the provider's opt-out text at the end.",
+)
+@click.option("--bare", is_flag=True, help="Count TEXT exactly as given: no signature, no opt-out text.")
+def sms_parts(text: str, provider: str | None, kind: str, bare: bool):
+    """Length and billed parts of TEXT as it would be sent: the signature 【SHOP_NAME】 in front
+    and, for marketing, the opt-out text at the end. Exits with status 1 past the provider's maximum."""
+    from .messages.services import PROVIDER_NAMES, final, rules_of
+    from .sending import texts
+
+    provider = provider or current_app.config["SMS_PROVIDER"]
+    if provider not in PROVIDER_NAMES:
+        raise click.BadParameter(f"one of {', '.join(PROVIDER_NAMES)}", param_hint="--provider")
+    if bare:
+        counted = texts.count(text, rules_of(provider)[0])
+    else:
+        result = final(text, kind, provider, current_app.config["SHOP_NAME"])
+        text, counted = result.text, result.count
+    answer = {"text": text, "length": counted.length, "encoding": counted.encoding, "parts": counted.parts}
+    click.echo(json.dumps(answer, ensure_ascii=False))
+    if counted.over_limit:
+        click.echo(f"too long: {counted.length} of at most {counted.limit} for {provider}", err=True)
+        sys.exit(1)
