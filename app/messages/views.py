@@ -45,8 +45,8 @@ def _editor(template: SmsTemplate | None):
         if services.name_taken(form.name.data, exclude_id=template.id if template else None):
             form.name.errors.append(_("Another template has this name."))
         else:
-            saved = services.save(template, form.template_values(), current_user)
             try:
+                saved = services.save(template, form.template_values(), current_user)
                 db.session.commit()
             except IntegrityError:  # the same name, saved by someone else a moment ago
                 db.session.rollback()
