@@ -97,6 +97,7 @@ def register_blueprints(app: Flask) -> None:
     from .followups import views as followups
     from .imports import views as imports
     from .main import views as main
+    from .messages import views as messages
     from .reports import views as reports
     from .settings import views as settings
     from .webhooks import views as webhooks
@@ -113,6 +114,7 @@ def register_blueprints(app: Flask) -> None:
         reports,
         settings,
         webhooks,
+        messages,
     )
     for area in areas:
         app.register_blueprint(area.bp)

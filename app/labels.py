@@ -112,6 +112,8 @@ WEEKDAY_LABELS = {
     5: _l("Saturday"),
     6: _l("Sunday"),
 }
+# The SMS providers (the SMS_PROVIDER setting; Message.provider, Campaign.provider).
+PROVIDER_LABELS = {"log": _l("Log only (nothing is sent)"), "aliyun": _l("Aliyun SMS"), "twilio": "Twilio"}
 AUDIT_ACTION_LABELS = {
     AuditAction.CUSTOMER_REGISTERED: _l("Registered"),
     AuditAction.CUSTOMER_EDITED: _l("Edited"),
@@ -124,6 +126,7 @@ AUDIT_ACTION_LABELS = {
     AuditAction.FOLLOW_UP_STATE_CHANGED: _l("Follow-up state changed"),
     AuditAction.BLACKLIST_ADDED: _l("Phone blacklisted"),
     AuditAction.SEND_WINDOWS_SAVED: _l("Sending settings saved"),
+    AuditAction.SMS_TEMPLATE_SAVED: _l("SMS template saved"),
     AuditAction.USER_CREATED: _l("User created"),
     AuditAction.USER_ACTIVATED: _l("User reactivated"),
     AuditAction.USER_DEACTIVATED: _l("User deactivated"),

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from app import create_app
 from app.extensions import db
 from app.followups import services as followups
-from app.models import AuditEntry, Complaint, Customer, Role, User
+from app.models import AuditEntry, Complaint, Customer, Role, SmsTemplate, User
 
 ANONYMOUS = "anonymous"
 ROLES = [ANONYMOUS, Role.SALES, Role.SUPERVISOR, Role.ADMIN]
@@ -74,6 +74,13 @@ EXPECTED = {
     ("followup_audit.export", "GET"): _statuses(302, 403, 200, 200),
     ("settings.sending", "GET"): _statuses(302, 403, 403, 200),
     ("settings.sending", "POST"): _statuses(302, 403, 403, 422),
+    ("messages.templates", "GET"): _statuses(302, 403, 200, 200),
+    ("messages.new_template", "GET"): _statuses(302, 403, 200, 200),
+    ("messages.new_template", "POST"): _statuses(302, 403, 422, 422),
+    ("messages.edit_template", "GET"): _statuses(302, 403, 200, 200),
+    ("messages.edit_template", "POST"): _statuses(302, 403, 422, 422),
+    ("messages.preview_template", "POST"): _statuses(302, 403, 200, 200),
+    ("messages.archive_template", "POST"): _statuses(302, 403, 302, 302),
     # The providers' webhooks: no sign-in, each authenticated by its provider's signature or
     # secret (tests/test_webhooks.py). Here the provider is "1", which is none: 404 for all.
     ("webhooks.receipts", "POST"): everyone_signed_in(404, anonymous=404),
@@ -147,6 +154,11 @@ def _values(arguments, user, world, make_customer):
             task = followups.start(customer)
             db.session.commit()
             values[name] = task.id
+        elif name == "template_id":
+            template = SmsTemplate(name="发货通知", kind="service", body="{name}您好，您的订单已发货。")
+            db.session.add(template)
+            db.session.commit()
+            values[name] = template.id
         else:
             values[name] = 1
     return values

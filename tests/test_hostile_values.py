@@ -23,7 +23,7 @@ from wtforms.fields.core import UnboundField
 from app.extensions import db
 from app.followups import services as followups
 from app.imports.presets import PRESETS
-from app.models import ImportRun, ImportState, Role
+from app.models import ImportRun, ImportState, Role, SmsTemplate
 
 APP = Path(__file__).resolve().parent.parent / "app"
 
@@ -48,6 +48,7 @@ QUERY_NAMES = {
     "From",
     "Body",
     "message",
+    "archived",
 }
 
 HOSTILE = [
@@ -198,7 +199,14 @@ def records(make_user, make_customer, make_order):
     discarded = ImportRun(
         filename="x.csv", content=_taobao_csv(), preset="taobao", started_by_id=admin.id, state=ImportState.MAPPING
     )
-    db.session.add_all([*runs.values(), discarded])
+    template = SmsTemplate(
+        name="活动通知",
+        kind="marketing",
+        body="{name}您好，{coupon}于{expires}到期 {link}",
+        defaults={"coupon": "满100减10", "expires": "12月31日", "link": "https://x.cn/a"},
+        provider_codes={"aliyun": {"code": "SMS_1", "variables": {"user": "name"}}},
+    )
+    db.session.add_all([*runs.values(), discarded, template])
     db.session.commit()
     return {
         "users": {Role.ADMIN: admin, Role.SALES: sales},
@@ -211,6 +219,7 @@ def records(make_user, make_customer, make_order):
         # The log provider's webhooks, with their secret: the walk gets past the secret to the body.
         "provider_name": "log",
         "secret": WEBHOOK_SECRET,
+        "template_id": template.id,
     }
 
 
@@ -266,7 +275,9 @@ def test_no_route_answers_5xx_to_hostile_values(app, client, login, records, mon
         adapter = app.url_map.bind("localhost")
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             url = adapter.build(endpoint, _path_values(rule, records), method=method)
-            for number in PATH_IDS if rule.arguments & {"customer_id", "task_id", "user_id", "run_id"} else []:
+            for number in (
+                PATH_IDS if rule.arguments & {"customer_id", "task_id", "user_id", "run_id", "template_id"} else []
+            ):
                 path = {**_path_values(rule, records)}
                 path.update({name: number for name in path if name.endswith("_id")})
                 tampered = adapter.build(endpoint, path, method=method)

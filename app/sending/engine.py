@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from uuid import uuid4
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from redis.exceptions import RedisError
@@ -40,6 +39,7 @@ from ..models import (
     SkipReason,
 )
 from ..redis import get_queue, get_redis
+from ..shop_calendar import shop_zone
 from . import limiter, settings, windows
 from .eligibility import Recipient, skip_reason
 from .providers import Handed, Outgoing, Provider, provider
@@ -99,17 +99,9 @@ class Planned:
         return {job_id: (ids, self.due_at) for job_id, ids in self.batches.items()}
 
 
-def shop_zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["SHOP_TIMEZONE"])
-
-
-def send_windows(kind: str, sender: Provider) -> windows.WeekWindows:
-    return settings.windows_for(kind, sender.marketing_curfew)
-
-
 def leaves_at(kind: str, moment: datetime, sender: Provider | None = None) -> datetime:
     """When a message of `kind` queued at `moment` (naive UTC) leaves: its window's next opening."""
-    return windows.next_send_time(moment, send_windows(kind, sender or provider()), shop_zone())
+    return settings.leaves_at(kind, moment, (sender or provider()).marketing_curfew)
 
 
 # --- who may receive -------------------------------------------------------------------------
@@ -583,7 +575,7 @@ def resume(campaign_id: int, kind: str, sender: Provider, now: datetime) -> dict
         .where(messages.c.campaign_id == campaign_id, messages.c.status == MessageStatus.PAUSED)
         .order_by(messages.c.id)
     ).all()
-    week = send_windows(kind, sender)
+    week = settings.windows_for(kind, sender.marketing_curfew)
     by_due: dict[datetime, list[int]] = defaultdict(list)
     for message_id, due_at in rows:
         by_due[windows.next_send_time(max(due_at, now), week, shop_zone())].append(message_id)
