@@ -103,6 +103,19 @@ BLACKLIST_REASON_LABELS = {
     BlacklistReason.MANUAL: _l("Manual"),
     BlacklistReason.INVALID_NUMBER: _l("Invalid number"),
 }
+MESSAGE_KIND_LABELS = {MessageKind.SERVICE: _l("Service"), MessageKind.MARKETING: _l("Marketing")}
+# Weekdays as datetime.weekday() and the send windows (app.sending.windows) number them.
+WEEKDAY_LABELS = {
+    0: _l("Monday"),
+    1: _l("Tuesday"),
+    2: _l("Wednesday"),
+    3: _l("Thursday"),
+    4: _l("Friday"),
+    5: _l("Saturday"),
+    6: _l("Sunday"),
+}
+# The SMS providers (the SMS_PROVIDER setting; Message.provider, Campaign.provider).
+PROVIDER_LABELS = {"log": _l("Log only (nothing is sent)"), "aliyun": _l("Aliyun SMS"), "twilio": "Twilio"}
 AUDIT_ACTION_LABELS = {
     AuditAction.CUSTOMER_REGISTERED: _l("Registered"),
     AuditAction.CUSTOMER_EDITED: _l("Edited"),
@@ -114,6 +127,8 @@ AUDIT_ACTION_LABELS = {
     AuditAction.FOLLOW_UP_CANCELLED: _l("Follow-up cancelled"),
     AuditAction.FOLLOW_UP_STATE_CHANGED: _l("Follow-up state changed"),
     AuditAction.BLACKLIST_ADDED: _l("Phone blacklisted"),
+    AuditAction.SEND_WINDOWS_SAVED: _l("Sending settings saved"),
+    AuditAction.SMS_TEMPLATE_SAVED: _l("SMS template saved"),
     AuditAction.USER_CREATED: _l("User created"),
     AuditAction.USER_ACTIVATED: _l("User reactivated"),
     AuditAction.USER_DEACTIVATED: _l("User deactivated"),
@@ -128,7 +143,6 @@ AUDIT_ACTION_LABELS = {
     AuditAction.CAMPAIGN_RESUMED: _l("Campaign resumed"),
     AuditAction.CAMPAIGN_CANCELLED: _l("Campaign cancelled"),
 }
-MESSAGE_KIND_LABELS = {MessageKind.SERVICE: _l("Service message"), MessageKind.MARKETING: _l("Marketing")}
 CAMPAIGN_STATUS_LABELS = {
     CampaignStatus.DRAFT: _l("Draft"),
     CampaignStatus.SENDING: _l("Sending"),

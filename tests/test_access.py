@@ -82,8 +82,28 @@ EXPECTED = {
     ("campaigns.cancel", "POST"): _statuses(302, 403, 302, 302),
     ("campaigns.pause", "POST"): _statuses(302, 403, 200, 200),
     ("campaigns.resume", "POST"): _statuses(302, 403, 200, 200),
+    ("settings.sending", "GET"): _statuses(302, 403, 403, 200),
+    ("settings.sending", "POST"): _statuses(302, 403, 403, 422),
+    ("messages.templates", "GET"): _statuses(302, 403, 200, 200),
+    ("messages.new_template", "GET"): _statuses(302, 403, 200, 200),
+    ("messages.new_template", "POST"): _statuses(302, 403, 422, 422),
+    ("messages.edit_template", "GET"): _statuses(302, 403, 200, 200),
+    ("messages.edit_template", "POST"): _statuses(302, 403, 422, 422),
+    ("messages.preview_template", "POST"): _statuses(302, 403, 200, 200),
+    ("messages.archive_template", "POST"): _statuses(302, 403, 302, 302),
+    # The providers' webhooks: no sign-in, each authenticated by its provider's signature or
+    # secret (tests/test_webhooks.py). Here the provider is "1", which is none: 404 for all.
+    ("webhooks.receipts", "POST"): everyone_signed_in(404, anonymous=404),
+    ("webhooks.replies", "POST"): everyone_signed_in(404, anonymous=404),
 }
-PUBLIC = {("main.ping", "GET"), ("main.favicon", "GET"), ("accounts.login", "GET"), ("accounts.login", "POST")}
+PUBLIC = {
+    ("main.ping", "GET"),
+    ("main.favicon", "GET"),
+    ("accounts.login", "GET"),
+    ("accounts.login", "POST"),
+    ("webhooks.receipts", "POST"),
+    ("webhooks.replies", "POST"),
+}
 # Being built: whatever else they do, they are for supervisors and admins only.
 IMPORTS_PREFIX = "/imports"
 
@@ -128,9 +148,7 @@ def world(make_user, make_customer):
 
 
 def _draft_campaign(author: User) -> Campaign:
-    template = SmsTemplate(
-        name="上新", kind=MessageKind.MARKETING, body="{name}您好，新品上市。", created_by_id=author.id
-    )
+    template = SmsTemplate(name="上新", kind=MessageKind.MARKETING, body="{name}您好，新品上市。")
     db.session.add(template)
     db.session.flush()
     campaign = Campaign(name="春季上新", template_id=template.id, audience={}, created_by_id=author.id)
@@ -158,6 +176,11 @@ def _values(arguments, user, world, make_customer):
             task = followups.start(customer)
             db.session.commit()
             values[name] = task.id
+        elif name == "template_id":
+            template = SmsTemplate(name="发货通知", kind="service", body="{name}您好，您的订单已发货。")
+            db.session.add(template)
+            db.session.commit()
+            values[name] = template.id
         else:
             values[name] = 1
     return values

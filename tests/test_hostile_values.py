@@ -23,7 +23,7 @@ from wtforms.fields.core import UnboundField
 from app.extensions import db
 from app.followups import services as followups
 from app.imports.presets import PRESETS
-from app.models import Campaign, ImportRun, ImportState, MessageKind, Role, SmsTemplate
+from app.models import Campaign, ImportRun, ImportState, Role, SmsTemplate
 
 APP = Path(__file__).resolve().parent.parent / "app"
 
@@ -41,6 +41,14 @@ QUERY_NAMES = {
     "confirm_duplicate",
     "other",
     "q",
+    # The Twilio webhooks' form (signed by Twilio) and our id in its status callback's URL.
+    "MessageSid",
+    "MessageStatus",
+    "ErrorCode",
+    "From",
+    "Body",
+    "message",
+    "archived",
 }
 
 HOSTILE = [
@@ -60,6 +68,7 @@ HOSTILE = [
 LONG = "长x " * 1666  # 5,000 characters, 1,666 search terms: sent to one name at a time
 NUL = "\x00"  # refused before any view reads it (app/__init__.py): sent to all names at once
 PATH_IDS = [0, 2**31, 2**63, 2**64 + 1]
+WEBHOOK_SECRET = "hostile-walk-secret"
 # Names that mean something to url_for, were a template to pass the query string to it.
 HOSTILE_NAMES = ["endpoint", "_external", "_scheme", "_anchor", "_method", "fmt"]
 # Valid values sent along, that take a route past its first test to the parameters read after
@@ -69,6 +78,8 @@ COMPANIONS = {
     "followups.counters": {"section": "overdue"},
     "followup_audit.tasks": {"which": "due"},
     "assignment.assign": {"owner": "none"},
+    # A question the settings page answers: a hostile time or kind is asked about with a valid other.
+    "settings.sending": {"kind": "marketing", "at": "2024-06-03T19:00"},
 }
 
 
@@ -189,7 +200,11 @@ def records(make_user, make_customer, make_order):
         filename="x.csv", content=_taobao_csv(), preset="taobao", started_by_id=admin.id, state=ImportState.MAPPING
     )
     template = SmsTemplate(
-        name="上新", kind=MessageKind.MARKETING, body="{name}您好，新品上市。", created_by_id=admin.id
+        name="活动通知",
+        kind="marketing",
+        body="{name}您好，{coupon}于{expires}到期 {link}",
+        defaults={"coupon": "满100减10", "expires": "12月31日", "link": "https://x.cn/a"},
+        provider_codes={"aliyun": {"code": "SMS_1", "variables": {"user": "name"}}},
     )
     db.session.add_all([*runs.values(), discarded, template])
     db.session.flush()
@@ -204,6 +219,10 @@ def records(make_user, make_customer, make_order):
         "run_id": runs[ImportState.DONE].id,
         "mapping_run_id": runs[ImportState.MAPPING].id,
         "discarded_run_id": discarded.id,
+        # The log provider's webhooks, with their secret: the walk gets past the secret to the body.
+        "provider_name": "log",
+        "secret": WEBHOOK_SECRET,
+        "template_id": template.id,
         "campaign_id": campaign.id,
     }
 
@@ -229,6 +248,7 @@ def _walk_order(rule) -> bool:
 @pytest.mark.parametrize("role", [Role.ADMIN, Role.SALES, None], ids=["admin", "sales", "anonymous"])
 def test_no_route_answers_5xx_to_hostile_values(app, client, login, records, monkeypatch, role):
     monkeypatch.setattr(app.request_class, "parameter_storage_class", RecordingMultiDict)
+    monkeypatch.setitem(app.config, "SMS_LOG_WEBHOOK_SECRET", WEBHOOK_SECRET)
     if role is not None:
         login(records["users"][role])
     names = sorted(QUERY_NAMES | _form_field_names() | _mapping_field_names() | set(HOSTILE_NAMES))
@@ -260,7 +280,9 @@ def test_no_route_answers_5xx_to_hostile_values(app, client, login, records, mon
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             url = adapter.build(endpoint, _path_values(rule, records), method=method)
             for number in (
-                PATH_IDS if rule.arguments & {"customer_id", "task_id", "user_id", "run_id", "campaign_id"} else []
+                PATH_IDS
+                if rule.arguments & {"customer_id", "task_id", "user_id", "run_id", "template_id", "campaign_id"}
+                else []
             ):
                 path = {**_path_values(rule, records)}
                 path.update({name: number for name in path if name.endswith("_id")})

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from uuid import uuid4
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from redis.exceptions import RedisError
@@ -41,6 +40,7 @@ from ..models import (
     SkipReason,
 )
 from ..redis import get_queue, get_redis
+from ..shop_calendar import shop_zone
 from . import limiter, settings, windows
 from .eligibility import Recipient, skip_reason
 from .providers import Handed, Outgoing, Provider, provider
@@ -59,6 +59,8 @@ BATCH = 500  # messages a job carries and a worker claims at once
 _IN = 5000  # ids or phones in one IN (...) list
 messages = Message.__table__
 
+# The log provider's receipts say "delivered" this long after it accepted a message.
+OWN_RECEIPTS_AFTER = timedelta(seconds=2)
 # A started job whose worker has not been heard of for this long is dead (RQ's own heartbeat).
 _DEAD_JOB_AFTER = timedelta(minutes=2)
 
@@ -98,17 +100,9 @@ class Planned:
         return {job_id: (ids, self.due_at) for job_id, ids in self.batches.items()}
 
 
-def shop_zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["SHOP_TIMEZONE"])
-
-
-def send_windows(kind: str, sender: Provider) -> windows.WeekWindows:
-    return settings.windows_for(kind, sender.marketing_curfew)
-
-
 def leaves_at(kind: str, moment: datetime, sender: Provider | None = None) -> datetime:
     """When a message of `kind` queued at `moment` (naive UTC) leaves: its window's next opening."""
-    return windows.next_send_time(moment, send_windows(kind, sender or provider()), shop_zone())
+    return settings.leaves_at(kind, moment, (sender or provider()).marketing_curfew)
 
 
 # --- who may receive -------------------------------------------------------------------------
@@ -370,7 +364,11 @@ def claim(ids: Sequence[int], token: str, now: datetime) -> list[int]:
 
 def send_batch(ids: Sequence[int], now: datetime | None = None) -> BatchResult:
     """Claim, check again and send the messages `ids` that are still due (a job's work)."""
-    now = now or _utcnow()
+    started, now = _utcnow(), now or _utcnow()
+
+    def clock() -> datetime:  # `now` moving on as the batch goes (tests give a `now` of their own)
+        return now + (_utcnow() - started)
+
     token = uuid4().hex
     result = BatchResult()
     claimed = claim(ids, token, now)
@@ -446,13 +444,13 @@ def send_batch(ids: Sequence[int], now: datetime | None = None) -> BatchResult:
     enqueue(waiting)
 
     for name, to_send in by_sender.items():
-        _hand_over(senders[name], to_send, token, result)
+        _hand_over(senders[name], to_send, token, result, clock)
     finish_campaigns({r.campaign_id for r in rows if r.campaign_id})
     db.session.commit()
     return result
 
 
-def _hand_over(sender: Provider, rows: list, token: str, result: BatchResult) -> None:
+def _hand_over(sender: Provider, rows: list, token: str, result: BatchResult, clock) -> None:
     """Give `rows` to the provider within its rate limit, recording each answer as it comes."""
     lease = timedelta(seconds=current_app.config["SMS_CLAIM_LEASE_SECONDS"])
     per_second = current_app.config["SMS_RATE_LIMIT"] or sender.rate_limit
@@ -478,16 +476,28 @@ def _hand_over(sender: Provider, rows: list, token: str, result: BatchResult) ->
             result.unknown += len(chunk)
             _release([r.id for c in chunks[done + 1 :] for r in c], token)
             return
-        _record_answers(answers, token, _utcnow())
+        _record_answers(answers, token, clock())
+        own = sender.own_receipts(answers)
         result.sent += sum(a.accepted for a in answers)
         result.failed += sum(not a.accepted for a in answers)
         # News from this worker: what it still holds keeps its claim.
         db.session.execute(
             update(messages)
             .where(messages.c.claim == token, messages.c.status == MessageStatus.SENDING)
-            .values(lease_until=_utcnow() + lease)
+            .values(lease_until=clock() + lease)
         )
         db.session.commit()
+        if own:
+            _receipts_later(sender.name, own)
+
+
+def _receipts_later(provider_name: str, receipts: list) -> None:
+    from .jobs import record_receipts
+
+    try:
+        get_queue().enqueue_in(OWN_RECEIPTS_AFTER, record_receipts, provider_name, receipts)
+    except RedisError:
+        log.exception("%s: receipts of %d messages not recorded", provider_name, len(receipts))
 
 
 def _record_answers(answers: Sequence[Handed], token: str, at: datetime) -> None:
@@ -640,7 +650,7 @@ def resume(campaign_id: int, kind: str, sender: Provider, now: datetime) -> dict
         .where(messages.c.campaign_id == campaign_id, messages.c.status == MessageStatus.PAUSED)
         .order_by(messages.c.id)
     ).all()
-    week = send_windows(kind, sender)
+    week = settings.windows_for(kind, sender.marketing_curfew)
     by_due: dict[datetime, list[int]] = defaultdict(list)
     for message_id, due_at in rows:
         by_due[windows.next_send_time(max(due_at, now), week, shop_zone())].append(message_id)
