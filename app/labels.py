@@ -162,12 +162,12 @@ SKIP_REASON_LABELS = {
 # What stops a draft campaign from being confirmed (app.campaigns.services.PROBLEMS).
 CAMPAIGN_PROBLEM_LABELS = {
     "not_approved": _l(
-        "The template has no approved template code for the SMS provider in use: an admin adds it on the "
-        "template's page once the provider has approved it."
+        "The template has no approved template code for the SMS provider in use: add it on the template's page "
+        "once the provider has approved the template."
     ),
     "no_window": _l("There is no send window for this kind of message: an admin sets the send windows."),
     "archived": _l("The template has been archived: choose another one in a new campaign."),
-    "unknown_placeholder": _l("The template has a word in braces that is not a placeholder: an admin corrects it."),
+    "unknown_placeholder": _l("The template has a word in braces that is not a placeholder: correct it on its page."),
 }
 
 

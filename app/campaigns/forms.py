@@ -35,7 +35,9 @@ class CampaignForm(FlaskForm):
 
     def validate_template_id(self, field):
         if not field.choices:
-            raise ValidationError(_l("There is no template to send yet: an admin writes them on the Templates page."))
+            raise ValidationError(
+                _l("There is no SMS template to send yet: write one on the SMS templates page first.")
+            )
 
     def validate_send_at(self, field):
         if self.when.data != LATER:
