@@ -207,6 +207,28 @@ def test_a_template_not_approved_for_the_provider_cannot_be_confirmed(
     assert _messages(campaign.id) == []
 
 
+def test_an_approved_template_carries_each_customers_own_variables(
+    app, client, login_as, make_template, make_customer, monkeypatch
+):
+    user = login_as(Role.SUPERVISOR)
+    monkeypatch.setitem(app.config, "SMS_PROVIDER", "aliyun")
+    monkeypatch.setitem(app.config, "ALIYUN_ACCESS_KEY_ID", "id")
+    monkeypatch.setitem(app.config, "ALIYUN_ACCESS_KEY_SECRET", "secret")
+    monkeypatch.setitem(app.config, "ALIYUN_SIGN_NAME", "示例小店")
+    first, second = make_customer(name="甲", layer="key"), make_customer(name="乙", layer="key")
+    # The body shows no name, but the approved template's variable is the customer's name.
+    template = make_template(
+        body="您好，新品上市。", provider_codes={"aliyun": {"code": "SMS_1", "variables": {"user": "name"}}}
+    )
+    campaign = _campaign(template, user, {"layer": "key"})
+    assert client.post(f"/campaigns/{campaign.id}/confirm").status_code == 302
+    params = {m.customer_id: m.params for m in _messages(campaign.id)}
+    assert params == {
+        first.id: {"template_code": "SMS_1", "variables": {"user": "甲"}},
+        second.id: {"template_code": "SMS_1", "variables": {"user": "乙"}},
+    }
+
+
 # --- confirming ----------------------------------------------------------------------------
 
 

@@ -36,6 +36,7 @@ from ..models import (
     User,
     utcnow,
 )
+from ..pagination import page_of
 from ..sending import compose, engine, settings, texts
 from ..sending.eligibility import skip_reason
 from ..sending.providers import Provider, provider
@@ -111,7 +112,8 @@ def audience_query(user: User, filters: Filters) -> Select:
 
 
 def audience_count(user: User, filters: Filters) -> int:
-    return db.session.scalar(select(func.count()).select_from(audience_query(user, filters).subquery()))
+    """How many customers the filters match: counted as the registry list counts them."""
+    return page_of(filtered(user, filters), 1, 1).total
 
 
 # --- when ------------------------------------------------------------------------------------
@@ -155,7 +157,11 @@ class _Composer:
     _made: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        self.used = tuple(texts.placeholders_in(self.template.body))
+        used = texts.placeholders_in(self.template.body)
+        if self.sender.needs_template_code:  # the approved template's variables may use others
+            codes = (self.template.provider_codes or {}).get(self.sender.name) or {}
+            used += list((codes.get("variables") or {}).values())
+        self.used = tuple(dict.fromkeys(used))
 
     def __call__(self, customer, latest_order_no: str | None) -> compose.Composed:
         values = texts.customer_values(customer, self.shop, latest_order_no)
