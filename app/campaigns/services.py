@@ -359,21 +359,22 @@ def confirm(campaign_id: int, actor: User, now: datetime | None = None) -> engin
     if problems:
         raise CannotConfirm(problems)
     due_at = due_time(campaign, sender, now)
-    template = campaign.template
+    # Plain values: an ORM attribute read 100,000 times costs more than the rest of a Draft.
+    kind, template_id, key = campaign.template.kind, campaign.template_id, f"campaign:{campaign_id}:customer:"
     drafts = (
         engine.Draft(
-            dedupe_key=f"campaign:{campaign.id}:customer:{r.customer_id}",
-            kind=template.kind,
-            body=r.composed.text if r.composed else "",
-            phone=r.phone,
-            customer_id=r.customer_id,
-            parts=r.composed.count.parts if r.composed else 0,
-            params=r.composed.params if r.composed else None,
-            template_id=template.id,
-            campaign_id=campaign.id,
-            skip_reason=r.reason,
+            dedupe_key=f"{key}{a.customer_id}",
+            kind=kind,
+            body=a.composed.text if a.composed else "",
+            phone=a.phone,
+            customer_id=a.customer_id,
+            parts=a.composed.count.parts if a.composed else 0,
+            params=a.composed.params if a.composed else None,
+            template_id=template_id,
+            campaign_id=campaign_id,
+            skip_reason=a.reason,
         )
-        for r in _addressees(campaign, actor, sender, due_at, approved=True)
+        for a in _addressees(campaign, actor, sender, due_at, approved=True)
     )
     planned = engine.plan(drafts, sender=sender, due_at=due_at, created_by_id=actor.id, now=now)
     campaign.planned = planned.scheduled
