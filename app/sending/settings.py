@@ -68,10 +68,10 @@ def save(week: WeekWindows, marketing_cap: int, cap_days: int, actor: User) -> S
     return new
 
 
-def windows_for(kind: str, curfew: Curfew) -> WeekWindows:
-    """The windows a message of `kind` leaves in: the shop's for service messages, the shop's
-    minus the provider's marketing curfew for marketing ones."""
-    shop = load().windows
+def windows_for(kind: str, curfew: Curfew, shop: WeekWindows | None = None) -> WeekWindows:
+    """The windows a message of `kind` leaves in: the shop's (`shop`, else as saved) for service
+    messages, the shop's minus the provider's marketing curfew for marketing ones."""
+    shop = shop if shop is not None else load().windows
     if kind == MessageKind.MARKETING:
         return windows.effective(shop, curfew)
     if kind == MessageKind.SERVICE:
