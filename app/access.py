@@ -71,6 +71,7 @@ _NAV = [
     ("imports.index", _l("Import"), (Role.SUPERVISOR, Role.ADMIN)),
     ("followup_audit.index", _l("Audit"), (Role.SUPERVISOR, Role.ADMIN)),
     ("reports.overview", _l("Overview"), (Role.SUPERVISOR, Role.ADMIN)),
+    ("blacklist.index", _l("Blacklist"), (Role.SUPERVISOR, Role.ADMIN)),
     ("accounts.users", _l("Users"), (Role.ADMIN,)),
 ]
 
