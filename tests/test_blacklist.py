@@ -488,7 +488,7 @@ def test_the_export_has_the_filtered_entries_with_formula_safe_cells(client, adm
         "Customer ID",
     ]
     assert len(rows) == 2
-    assert rows[1][:5] == ["138 1111 2222", "Active", "Bad review", "Blacklist page", "'=1+1"]
+    assert rows[1][:5] == ["138 1111 2222", "Blacklisted", "Bad review", "Blacklist page", "'=1+1"]
     assert rows[1][-2:] == ["孙先生", str(customer.id)]
 
     rows = list(csv.reader(io.StringIO(client.get("/blacklist/export.csv?status=all").data.decode("utf-8-sig"))))

@@ -328,7 +328,7 @@ def export_rows(query: Select):
     """The header, then one row per entry as the list shows it, streamed."""
     reasons = {value: str(label) for value, label in BLACKLIST_REASON_LABELS.items()}
     sources = {kind: str(label) for kind, label in BLACKLIST_SOURCE_LABELS.items()}
-    active, removed = _("Active"), _("Removed")
+    active, removed = _("Blacklisted"), _("Removed")
     yield [str(label) for label in EXPORT_HEADER]
     rows = db.session.execute(
         query.add_columns(Customer.name)
