@@ -111,7 +111,7 @@ def test_the_admin_sees_the_windows_each_kind_gets_and_where_the_curfew_cuts(cli
         "Service": DEFAULT_DAY,
         "Marketing": "09:30-12:00, 14:00-18:00 ⚠ 20:00-22:00 lies in the provider's curfew.",
     }
-    assert "At most 2 marketing messages per customer in 7 days." in page
+    assert "Marketing messages per customer: at most 2 in any 7-day period." in page
 
 
 def test_a_window_partly_in_the_curfew_is_shown_cut(client, login_as, app, monkeypatch):
