@@ -4,7 +4,7 @@ One SendingSettings row (id 1) holds them once an admin has saved them; until th
 defaults apply. Services never commit: the caller does.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from .. import audit_log
@@ -31,7 +31,7 @@ def load() -> Settings:
     """The saved settings, or the defaults while none were saved (nothing is written)."""
     row = db.session.get(SendingSettings, ROW_ID)
     if row is None:
-        return DEFAULTS
+        return replace(DEFAULTS, windows=dict(DEFAULTS.windows))  # a copy: the caller may change it
     return Settings(windows.from_stored(row.windows), row.marketing_cap, row.cap_days)
 
 
