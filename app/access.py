@@ -73,6 +73,7 @@ _NAV = [
     ("campaigns.index", _l("Campaigns"), (Role.SUPERVISOR, Role.ADMIN)),
     ("reports.overview", _l("Overview"), (Role.SUPERVISOR, Role.ADMIN)),
     ("messages.templates", _l("SMS templates"), (Role.SUPERVISOR, Role.ADMIN)),
+    ("blacklist.index", _l("Blacklist"), (Role.SUPERVISOR, Role.ADMIN)),
     ("accounts.users", _l("Users"), (Role.ADMIN,)),
     ("settings.sending", _l("Settings"), (Role.ADMIN,)),
 ]

@@ -20,10 +20,11 @@ from flask_wtf import FlaskForm
 from werkzeug.datastructures import ImmutableMultiDict
 from wtforms.fields.core import UnboundField
 
+from app.blacklist import services as blacklist
 from app.extensions import db
 from app.followups import services as followups
 from app.imports.presets import PRESETS
-from app.models import Campaign, ImportRun, ImportState, Role, SmsTemplate
+from app.models import BlacklistEntry, BlacklistReason, Campaign, ImportRun, ImportState, Role, SmsTemplate
 
 APP = Path(__file__).resolve().parent.parent / "app"
 
@@ -206,8 +207,21 @@ def records(make_user, make_customer, make_order):
         defaults={"coupon": "满100减10", "expires": "12月31日", "link": "https://x.cn/a"},
         provider_codes={"aliyun": {"code": "SMS_1", "variables": {"user": "name"}}},
     )
-    db.session.add_all([*runs.values(), discarded, template])
+    blacklisted = blacklist.add("+8613812345678", BlacklistReason.MANUAL, source="form", actor=admin)
+    removed = blacklist.add("+8613812345679", BlacklistReason.BAD_REVIEW, source="form", actor=admin)
+    numbers = ImportRun(
+        filename="numbers.csv",
+        content="手机号,备注\n13812345670,x\nabc,y\n".encode("gbk"),
+        preset=blacklist.IMPORT_PRESET,
+        mapping={"phone": 0, "note": 1, "headerless": False, "reason": "manual"},
+        started_by_id=admin.id,
+        state=ImportState.DONE,
+        rejected=[{"line": 3, "reason": "x", "code": "bad_phone", "params": {"value": "abc"}}],
+        notes=[{"line": 4, "reason": "x", "code": "already", "params": {"phone": "+8613812345678"}}],
+    )
+    db.session.add_all([*runs.values(), discarded, numbers, template])
     db.session.flush()
+    blacklist.remove(removed, "不再投诉", admin)
     campaign = Campaign(name="春季上新", template_id=template.id, audience={"layer": "key"}, created_by_id=admin.id)
     db.session.add(campaign)
     db.session.commit()
@@ -224,6 +238,8 @@ def records(make_user, make_customer, make_order):
         "secret": WEBHOOK_SECRET,
         "template_id": template.id,
         "campaign_id": campaign.id,
+        "blacklist_run_id": numbers.id,
+        "entry_id": blacklisted.id,
     }
 
 
@@ -236,6 +252,8 @@ def _path_values(rule, records) -> dict:
             values[name] = records["mapping_run_id"]
         elif name == "run_id" and rule.endpoint == "imports.discard":
             values[name] = records["discarded_run_id"]
+        elif name == "run_id" and rule.endpoint.startswith("blacklist."):
+            values[name] = records["blacklist_run_id"]
         else:
             values[name] = records[name]
     return values
@@ -262,6 +280,13 @@ def test_no_route_answers_5xx_to_hostile_values(app, client, login, records, mon
                 .values(state=ImportState.MAPPING)
             )
             db.session.commit()
+        if endpoint == "blacklist.remove":  # a reason given removes the entry: back on the list
+            db.session.execute(
+                BlacklistEntry.__table__.update()
+                .where(BlacklistEntry.id == records["entry_id"])
+                .values(removed_at=None, removed_by_id=None, removal_reason=None)
+            )
+            db.session.commit()
         _asked.clear()
         body = params if method == "POST" else None
         try:
@@ -281,7 +306,8 @@ def test_no_route_answers_5xx_to_hostile_values(app, client, login, records, mon
             url = adapter.build(endpoint, _path_values(rule, records), method=method)
             for number in (
                 PATH_IDS
-                if rule.arguments & {"customer_id", "task_id", "user_id", "run_id", "template_id", "campaign_id"}
+                if rule.arguments
+                & {"customer_id", "task_id", "user_id", "run_id", "template_id", "entry_id", "campaign_id"}
                 else []
             ):
                 path = {**_path_values(rule, records)}

@@ -440,6 +440,8 @@ def send_batch(ids: Sequence[int], now: datetime | None = None) -> BatchResult:
         leave_out=claimed,
     )
     zone = shop_zone()
+    weeks: dict[tuple[str, str], windows.WeekWindows] = {}
+    open_now: dict[tuple[str, str], bool] = {}
     senders: dict[str, Provider] = {}
     by_sender: dict[str, list] = defaultdict(list)
     skips: list[dict] = []
@@ -453,8 +455,13 @@ def send_batch(ids: Sequence[int], now: datetime | None = None) -> BatchResult:
         if reason is not None:
             skips.append({"message_id": row.id, "reason": reason})
             continue
-        week = settings.windows_for(row.kind, sender.marketing_curfew)
-        if not windows.is_open(now, week, zone):
+        week = weeks.get((row.kind, row.provider))
+        if week is None:
+            week = weeks[row.kind, row.provider] = settings.windows_for(
+                row.kind, sender.marketing_curfew, rules.windows
+            )
+            open_now[row.kind, row.provider] = windows.is_open(now, week, zone)
+        if not open_now[row.kind, row.provider]:
             later[windows.next_send_time(now, week, zone)].append(row.id)
             continue
         if row.kind == MessageKind.MARKETING:
@@ -516,7 +523,7 @@ def _hand_over(sender: Provider, rows: list, token: str, result: BatchResult, cl
             _release([r.id for c in chunks[done + 1 :] for r in c], token)
             return
         _record_answers(answers, token, clock())
-        own = sender.own_receipts(answers)
+        delivered = [r.message_id for r in sender.own_receipts(answers)]
         result.sent += sum(a.accepted for a in answers)
         result.failed += sum(not a.accepted for a in answers)
         # News from this worker: what it still holds keeps its claim.
@@ -526,39 +533,46 @@ def _hand_over(sender: Provider, rows: list, token: str, result: BatchResult, cl
             .values(lease_until=clock() + lease)
         )
         db.session.commit()
-        if own:
-            _receipts_later(sender.name, own)
+        if delivered:
+            _receipts_later(sender.name, delivered)
 
 
-def _receipts_later(provider_name: str, receipts: list) -> None:
-    from .jobs import record_receipts
+def _receipts_later(provider_name: str, message_ids: list[int]) -> None:
+    from .jobs import record_own_receipts
 
     try:
-        get_queue().enqueue_in(OWN_RECEIPTS_AFTER, record_receipts, provider_name, receipts)
+        get_queue().enqueue_in(OWN_RECEIPTS_AFTER, record_own_receipts, provider_name, message_ids)
     except RedisError:
-        log.exception("%s: receipts of %d messages not recorded", provider_name, len(receipts))
+        log.exception("%s: receipts of %d messages not recorded", provider_name, len(message_ids))
 
 
 def _record_answers(answers: Sequence[Handed], token: str, at: datetime) -> None:
-    # The claim, not the status, says the answer is this worker's to record: a message the
-    # sweeper marked "outcome unknown" meanwhile is settled by the answer that did come.
-    db.session.connection().execute(
-        update(messages)
-        .where(messages.c.id == bindparam("message_id"), messages.c.claim == token)
-        .values(
-            status=bindparam("status"),
-            provider_ref=bindparam("ref"),
-            error=bindparam("err"),
-            sent_at=at,
-            lease_until=None,
-        ),
+    """Record the provider's answer for each message of this worker's claim.
+
+    The claim, not only the status, says the answer is this worker's to record: a message the
+    sweeper marked "outcome unknown" meanwhile is settled by the answer that did come, and one
+    whose receipt overtook the answer (delivered, failed) stays as the receipt left it.
+    One executemany straight to the driver: SQLAlchemy's processing of 500 rows of parameters
+    cost more than the updates themselves (23 ms of a 56 ms batch, measured on SQLite).
+    """
+    connection = db.session.connection()
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    to_driver = messages.c.sent_at.type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
+    sent_at = to_driver(at) if to_driver else at
+    open_statuses = (MessageStatus.SENDING.value, MessageStatus.UNKNOWN.value)
+    connection.exec_driver_sql(
+        f"UPDATE messages SET status = {mark}, provider_ref = {mark}, error = {mark}, sent_at = {mark}, "
+        f"lease_until = NULL WHERE id = {mark} AND claim = {mark} AND status IN ({mark}, {mark})",
         [
-            {
-                "message_id": a.message_id,
-                "status": MessageStatus.SENT if a.accepted else MessageStatus.FAILED,
-                "ref": a.provider_ref,
-                "err": (a.error or "")[:300] or None,
-            }
+            (
+                (MessageStatus.SENT if a.accepted else MessageStatus.FAILED).value,
+                a.provider_ref,
+                (a.error or "")[:300] or None,
+                sent_at,
+                a.message_id,
+                token,
+                *open_statuses,
+            )
             for a in answers
         ],
     )
