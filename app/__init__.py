@@ -92,6 +92,7 @@ def register_blueprints(app: Flask) -> None:
     from .accounts import views as accounts
     from .assignment import views as assignment
     from .blacklist import views as blacklist
+    from .campaigns import views as campaigns
     from .customers import views as customers
     from .followup_audit import views as followup_audit
     from .followups import views as followups
@@ -111,6 +112,7 @@ def register_blueprints(app: Flask) -> None:
         followup_audit,
         blacklist,
         imports,
+        campaigns,
         reports,
         settings,
         webhooks,

@@ -70,6 +70,7 @@ _NAV = [
     ("assignment.index", _l("Assignment"), (Role.SUPERVISOR, Role.ADMIN)),
     ("imports.index", _l("Import"), (Role.SUPERVISOR, Role.ADMIN)),
     ("followup_audit.index", _l("Audit"), (Role.SUPERVISOR, Role.ADMIN)),
+    ("campaigns.index", _l("Campaigns"), (Role.SUPERVISOR, Role.ADMIN)),
     ("reports.overview", _l("Overview"), (Role.SUPERVISOR, Role.ADMIN)),
     ("messages.templates", _l("SMS templates"), (Role.SUPERVISOR, Role.ADMIN)),
     ("blacklist.index", _l("Blacklist"), (Role.SUPERVISOR, Role.ADMIN)),

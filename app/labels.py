@@ -6,6 +6,7 @@ from .models import (
     Activity,
     AuditAction,
     BlacklistReason,
+    CampaignStatus,
     Channel,
     FollowUpState,
     FollowUpStatus,
@@ -17,6 +18,7 @@ from .models import (
     Outcome,
     Review,
     Role,
+    SkipReason,
     Source,
     Tier,
 )
@@ -137,6 +139,36 @@ AUDIT_ACTION_LABELS = {
     AuditAction.USER_HANDED_OVER: _l("Customers handed over"),
     AuditAction.IMPORT_FINISHED: _l("Import finished"),
     AuditAction.IMPORT_FAILED: _l("Import failed"),
+    AuditAction.CAMPAIGN_CONFIRMED: _l("Campaign confirmed"),
+    AuditAction.CAMPAIGN_PAUSED: _l("Campaign paused"),
+    AuditAction.CAMPAIGN_RESUMED: _l("Campaign resumed"),
+    AuditAction.CAMPAIGN_CANCELLED: _l("Campaign cancelled"),
+}
+CAMPAIGN_STATUS_LABELS = {
+    CampaignStatus.DRAFT: _l("Draft"),
+    CampaignStatus.SENDING: _l("Sending"),
+    CampaignStatus.PAUSED: _l("Paused"),
+    CampaignStatus.CANCELLED: _l("Cancelled"),
+    CampaignStatus.DONE: _l("Done"),
+}
+# Why a planned message was not sent (a campaign's exclusions, the message log).
+SKIP_REASON_LABELS = {
+    SkipReason.BLACKLISTED: _l("Blacklisted"),
+    SkipReason.FLAGGED: _l("Flagged: no marketing (bad reviewer or picky)"),
+    SkipReason.NO_PHONE: _l("No valid phone"),
+    SkipReason.FREQUENCY_CAP: _l("Over the frequency cap"),
+    SkipReason.MISSING_VALUE: _l("Missing a placeholder's value"),
+    SkipReason.CANCELLED: _l("Campaign cancelled"),
+}
+# What stops a draft campaign from being confirmed (app.campaigns.services.PROBLEMS).
+CAMPAIGN_PROBLEM_LABELS = {
+    "not_approved": _l(
+        "The template has no approved template code for the SMS provider in use: add it on the template's page "
+        "once the provider has approved the template."
+    ),
+    "no_window": _l("There is no send window for this kind of message: an admin sets the send windows."),
+    "archived": _l("The template has been archived: choose another one in a new campaign."),
+    "unknown_placeholder": _l("The template has a word in braces that is not a placeholder: correct it on its page."),
 }
 
 

@@ -24,7 +24,7 @@ from app.blacklist import services as blacklist
 from app.extensions import db
 from app.followups import services as followups
 from app.imports.presets import PRESETS
-from app.models import BlacklistEntry, BlacklistReason, ImportRun, ImportState, Role, SmsTemplate
+from app.models import BlacklistEntry, BlacklistReason, Campaign, ImportRun, ImportState, Role, SmsTemplate
 
 APP = Path(__file__).resolve().parent.parent / "app"
 
@@ -222,6 +222,8 @@ def records(make_user, make_customer, make_order):
     db.session.add_all([*runs.values(), discarded, numbers, template])
     db.session.flush()
     blacklist.remove(removed, "不再投诉", admin)
+    campaign = Campaign(name="春季上新", template_id=template.id, audience={"layer": "key"}, created_by_id=admin.id)
+    db.session.add(campaign)
     db.session.commit()
     return {
         "users": {Role.ADMIN: admin, Role.SALES: sales},
@@ -235,6 +237,7 @@ def records(make_user, make_customer, make_order):
         "provider_name": "log",
         "secret": WEBHOOK_SECRET,
         "template_id": template.id,
+        "campaign_id": campaign.id,
         "blacklist_run_id": numbers.id,
         "entry_id": blacklisted.id,
     }
@@ -303,7 +306,8 @@ def test_no_route_answers_5xx_to_hostile_values(app, client, login, records, mon
             url = adapter.build(endpoint, _path_values(rule, records), method=method)
             for number in (
                 PATH_IDS
-                if rule.arguments & {"customer_id", "task_id", "user_id", "run_id", "template_id", "entry_id"}
+                if rule.arguments
+                & {"customer_id", "task_id", "user_id", "run_id", "template_id", "entry_id", "campaign_id"}
                 else []
             ):
                 path = {**_path_values(rule, records)}

@@ -12,6 +12,7 @@ On SQLite every transaction here that writes starts with its write, so a worker 
 upgrade a read to a write while another process writes (that fails at once instead of waiting).
 """
 
+import json
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -24,7 +25,7 @@ from flask import current_app
 from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import JSON, Select, String, Text, bindparam, cast, func, literal, select, update
 
 from ..extensions import db
 from ..models import (
@@ -124,9 +125,16 @@ class Facts:
         )
 
 
+def _chunks(values: Iterable | Select) -> list:
+    """IN (...) lists of at most _IN values each; a SELECT of the values is one chunk."""
+    if isinstance(values, Select):
+        return [values]
+    return list(batched(sorted({v for v in values if v}), _IN))
+
+
 def facts(
-    phones: Iterable[str | None],
-    customer_ids: Iterable[int | None],
+    phones: Iterable[str | None] | Select,
+    customer_ids: Iterable[int | None] | Select,
     moment: datetime,
     cap_days: int,
     *,
@@ -134,11 +142,12 @@ def facts(
     leave_out: Sequence[int] = (),
 ) -> Facts:
     """The blacklisted phones, flagged customers and marketing sent in the `cap_days` before
-    `moment`; with `count_planned`, marketing planned to leave by then counts too."""
-    phones = sorted({p for p in phones if p})
-    customer_ids = sorted({c for c in customer_ids if c})
+    `moment`; with `count_planned`, marketing planned to leave by then counts too.
+
+    `phones` and `customer_ids` are the values, or a SELECT of them (a campaign's audience:
+    one query each, however many)."""
     blacklisted, flagged, recent = set(), set(), Counter()
-    for chunk in batched(phones, _IN):
+    for chunk in _chunks(phones):
         blacklisted.update(
             db.session.scalars(
                 select(BlacklistEntry.phone).where(BlacklistEntry.phone.in_(chunk), BlacklistEntry.removed_at.is_(None))
@@ -146,7 +155,7 @@ def facts(
         )
     statuses = [*HANDED_OVER_STATUSES, *((MessageStatus.SCHEDULED,) if count_planned else ())]
     since = moment - timedelta(days=cap_days)
-    for chunk in batched(customer_ids, _IN):
+    for chunk in _chunks(customer_ids):
         flagged.update(
             db.session.scalars(
                 select(Customer.id).where(Customer.id.in_(chunk), Customer.flag_bad_reviewer | Customer.flag_picky)
@@ -181,48 +190,153 @@ def _insert_ignoring_duplicates():
     return dialect_insert(messages).on_conflict_do_nothing(index_elements=["dedupe_key"])
 
 
+_RETURNED = (messages.c.id, messages.c.status, messages.c.skip_reason, messages.c.job_id)
+# What differs from one message to the next when they are planned together.
+_PER_MESSAGE = (
+    "dedupe_key",
+    "campaign_id",
+    "customer_id",
+    "template_id",
+    "follow_up_id",
+    "kind",
+    "phone",
+    "body",
+    "params",
+    "parts",
+    "status",
+    "skip_reason",
+    "job_id",
+)
+
+
+def _insert(rows: list[dict]) -> list:
+    """Insert `rows` (all with the same keys, the same value in each key not in _PER_MESSAGE),
+    skipping duplicates; returns (id, status, skip_reason, job_id) of those written."""
+    dialect = db.engine.dialect
+    if dialect.name == "sqlite":
+        return _insert_sqlite(rows, dialect)
+    if dialect.name != "postgresql":
+        return db.session.execute(_insert_ignoring_duplicates().returning(*_RETURNED), rows).all()
+    # PostgreSQL: one array a column, unnested into rows. A multi-row VALUES of 2,000 rows has
+    # 34,000 placeholders, which psycopg parses in Python for every statement (profiled: 80 % of
+    # planning 10,000 messages); this has one a column.
+    from sqlalchemy.dialects.postgresql import ARRAY
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+    first = rows[0]
+    # Columns with one value in every row (a campaign's, its template's) go once, not as arrays.
+    varying = [name for name in _PER_MESSAGE if any(row[name] != first[name] for row in rows)]
+    arrays = []
+    for name in varying:
+        column = messages.c[name]
+        values = [row[name] for row in rows]
+        if name == "params":  # JSON: as text, read back as JSON below
+            values = [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
+            array_type = ARRAY(Text)
+        else:
+            if isinstance(column.type, String):
+                values = [None if v is None else str(v) for v in values]
+            array_type = ARRAY(column.type)
+        arrays.append(bindparam(f"each_{name}", values, type_=array_type))
+    same = {name: value for name, value in first.items() if name not in varying}
+    chosen = []
+    if varying:
+        each = func.unnest(*arrays).table_valued(*varying).render_derived()
+        chosen = [cast(each.c.params, JSON) if name == "params" else each.c[name] for name in varying]
+    chosen += [literal(value, messages.c[name].type) for name, value in same.items()]
+    statement = (
+        pg_insert(messages)
+        .from_select([*varying, *same], select(*chosen))
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(*_RETURNED)
+    )
+    return db.session.execute(statement).all()
+
+
+def _insert_sqlite(rows: list[dict], dialect) -> list:
+    """SQLite: one multi-row INSERT … RETURNING per page, its values converted as SQLAlchemy
+    converts them but each column's shared value once (SQLAlchemy's executemany path spent
+    twice as long in Python as SQLite spent writing)."""
+    names = list(rows[0])
+    convert = {}
+    for name in names:
+        process = messages.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            shared = rows[0][name]
+            if all(row[name] is shared for row in rows):
+                convert[name] = (True, process(shared))
+            else:
+                convert[name] = (False, process)
+    page = max(1, dialect.insertmanyvalues_max_parameters // len(names))
+    returned = ", ".join(column.name for column in _RETURNED)
+    written = []
+    for start in range(0, len(rows), page):
+        chunk = rows[start : start + page]
+        values = []
+        for row in chunk:
+            for name in names:
+                value = row[name]
+                if name in convert:
+                    shared, process = convert[name]
+                    value = process if shared else (None if value is None else process(value))
+                values.append(value)
+        placeholders = ", ".join([f"({', '.join('?' * len(names))})"] * len(chunk))
+        statement = (
+            f"INSERT INTO messages ({', '.join(names)}) VALUES {placeholders} "
+            f"ON CONFLICT (dedupe_key) DO NOTHING RETURNING {returned}"
+        )
+        written += db.session.connection().exec_driver_sql(statement, tuple(values)).all()
+    return written
+
+
 def plan(
     drafts: Iterable[Draft], *, sender: Provider, due_at: datetime, created_by_id: int | None, now: datetime
 ) -> Planned:
     """Write the drafts as messages due at `due_at` (inside a window already). A draft planned
-    before writes nothing. Does not commit; hand the result to enqueue() after the commit."""
+    before writes nothing. Does not commit; hand the result to enqueue() after the commit.
+
+    Each message to send is written with the job that will carry it (BATCH a job, in the
+    drafts' order), so no second statement is needed to hold them (100,000 messages: 200
+    UPDATEs fewer, half the time)."""
     planned = Planned(due_at)
-    rows = [
-        {
-            "dedupe_key": d.dedupe_key,
-            "campaign_id": d.campaign_id,
-            "customer_id": d.customer_id,
-            "template_id": d.template_id,
-            "follow_up_id": d.follow_up_id,
-            "kind": d.kind,
-            "phone": d.phone,
-            "body": d.body,
-            "params": d.params,
-            "parts": d.parts,
-            "provider": sender.name,
-            "status": MessageStatus.SKIPPED if d.skip_reason else MessageStatus.SCHEDULED,
-            "skip_reason": d.skip_reason,
-            "due_at": due_at,
-            "created_by_id": created_by_id,
-            "created_at": now,
-        }
-        for d in drafts
-    ]
-    statement = _insert_ignoring_duplicates().returning(messages.c.id, messages.c.status, messages.c.skip_reason)
-    to_send = []
+    job_id, in_job = None, BATCH
+    rows = []
+    for d in drafts:
+        if not d.skip_reason:
+            if in_job == BATCH:
+                job_id, in_job = f"sms-{uuid4().hex}", 0
+            in_job += 1
+        rows.append(
+            {
+                "dedupe_key": d.dedupe_key,
+                "campaign_id": d.campaign_id,
+                "customer_id": d.customer_id,
+                "template_id": d.template_id,
+                "follow_up_id": d.follow_up_id,
+                "kind": d.kind,
+                "phone": d.phone,
+                "body": d.body,
+                "params": d.params,
+                "parts": d.parts,
+                "provider": sender.name,
+                "status": MessageStatus.SKIPPED if d.skip_reason else MessageStatus.SCHEDULED,
+                "skip_reason": d.skip_reason,
+                "due_at": due_at,
+                "job_id": None if d.skip_reason else job_id,
+                "created_by_id": created_by_id,
+                "created_at": now,
+            }
+        )
     for chunk in batched(rows, 2000):
-        written = db.session.execute(statement, list(chunk)).all()
+        written = _insert(list(chunk))
         planned.duplicates += len(chunk) - len(written)
-        for message_id, status, reason in written:
+        for message_id, status, reason, job in written:
             if status == MessageStatus.SKIPPED:
                 planned.skipped[reason] += 1
             else:
-                to_send.append(message_id)
-    to_send.sort()
-    for batch in batched(to_send, BATCH):
-        planned.batches[f"sms-{uuid4().hex}"] = list(batch)
-    for job_id, ids in planned.batches.items():
-        _hold(ids, job_id)
+                planned.batches.setdefault(job, []).append(message_id)
+    for ids in planned.batches.values():
+        ids.sort()
     return planned
 
 
