@@ -95,9 +95,21 @@ def register_blueprints(app: Flask) -> None:
     from .followups import views as followups
     from .imports import views as imports
     from .main import views as main
+    from .messages import views as messages
     from .reports import views as reports
 
-    for area in (main, accounts, customers, followups, assignment, followup_audit, blacklist, imports, reports):
+    for area in (
+        main,
+        accounts,
+        customers,
+        followups,
+        assignment,
+        followup_audit,
+        blacklist,
+        imports,
+        reports,
+        messages,
+    ):
         app.register_blueprint(area.bp)
 
 
