@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
+from app.followups import services as followups
 from app.models import (
     AuditAction,
     AuditEntry,
@@ -16,10 +17,12 @@ from app.models import (
     MessageStatus,
     Role,
     SkipReason,
+    SmsReply,
     SmsTemplate,
     utcnow,
 )
 from app.shop_calendar import shop_time_to_utc
+from app.templating import localtime
 
 _keys = count(1)
 
@@ -234,3 +237,80 @@ def test_only_admins_settle(client, login_as, make_customer, make_message, role)
     assert "/settle" not in client.get("/messages/").text
     db.session.expire_all()
     assert db.session.get(Message, lost.id).status == MessageStatus.UNKNOWN
+
+
+# --- the customer's timeline and the queue card -------------------------------------------------
+
+
+def _reply(customer, body: str, at: datetime, opted_out: bool = False) -> SmsReply:
+    reply = SmsReply(provider="log", phone=customer.phone, customer_id=customer.id, body=body, received_at=at)
+    reply.opted_out = opted_out
+    db.session.add(reply)
+    db.session.commit()
+    return reply
+
+
+def test_the_timeline_shows_messages_and_replies_in_time_order(
+    client, login_as, make_customer, make_message, make_order, template
+):
+    me = login_as(Role.SALES)
+    customer = make_customer(owner=me)
+    make_order(customer, days_ago=5, order_no="T-ORDER")
+    make_message(
+        customer,
+        "【小店】您的订单已发货",
+        MessageStatus.DELIVERED,
+        template_id=template.id,
+        due_at=utcnow() - timedelta(days=4),
+        created_by_id=me.id,
+    )
+    _reply(customer, "收到，谢谢", utcnow() - timedelta(days=3))
+    make_message(
+        customer,
+        "【小店】上新了",
+        MessageStatus.SKIPPED,
+        skip_reason=SkipReason.FREQUENCY_CAP,
+        due_at=utcnow() - timedelta(days=2),
+    )
+    _reply(customer, "退订", utcnow() - timedelta(days=1), opted_out=True)
+
+    text = client.get(f"/customers/{customer.id}").text
+    timeline = text[text.index('class="timeline"') :]
+    order = [timeline.index(s) for s in ("退订", "【小店】上新了", "收到，谢谢", "【小店】您的订单已发货", "T-ORDER")]
+    assert order == sorted(order)  # newest first, among the other events
+    assert "Delivered" in timeline and "发货通知" in timeline and me.display_name in timeline
+    assert "Skipped" in timeline and "Over the frequency cap" in timeline
+    assert "SMS reply" in timeline and "an opt-out: the phone was blacklisted" in timeline
+    # The inline timeline of a queue card: the same block.
+    fragment = client.get(f"/customers/{customer.id}", headers={"HX-Request": "true"}).text
+    assert "收到，谢谢" in fragment and "【小店】您的订单已发货" in fragment
+
+
+def test_a_settled_message_says_so_on_the_timeline(client, login_as, make_customer, make_message):
+    customer = make_customer()
+    lost = make_message(customer, "不知道", MessageStatus.UNKNOWN)
+    login_as(Role.ADMIN)
+    client.post(f"/messages/{lost.id}/settle", data={f"m{lost.id}-outcome": "failed", f"m{lost.id}-note": "空号"})
+    text = client.get(f"/customers/{customer.id}").text
+    assert "SMS outcome settled" in text and "“空号”" in text
+
+
+def test_the_queue_card_shows_replies_since_the_last_contact(client, login_as, make_customer):
+    me = login_as(Role.SALES)
+    customer = make_customer(owner=me, name="回复的客户")
+    first = followups.start(customer, now=utcnow() - timedelta(days=20))
+    db.session.commit()
+    followups.record_outcome(first, followups.Outcome.INTERESTED, "phone", "", me, now=utcnow() - timedelta(days=16))
+    db.session.commit()
+    task = followups.open_task_of(customer.id)
+    task.due_at = utcnow() - timedelta(days=1)
+    db.session.commit()
+    _reply(customer, "上次说的那款还有吗", utcnow() - timedelta(days=17))  # before the last contact
+    _reply(customer, "有红色的吗", utcnow() - timedelta(days=2))
+    _reply(customer, "TD", utcnow() - timedelta(hours=3), opted_out=True)
+
+    text = client.get("/follow-ups/").text
+    card = text[text.index(f'id="task-{task.id}"') :]
+    assert "Replied: “有红色的吗”" in card
+    assert localtime(utcnow() - timedelta(days=2))[:10] in card
+    assert "上次说的那款还有吗" not in card and "TD" not in card
