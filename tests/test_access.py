@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from app import create_app
 from app.extensions import db
 from app.followups import services as followups
-from app.models import AuditEntry, Complaint, Customer, Role, User
+from app.models import AuditEntry, Complaint, Customer, Message, MessageKind, MessageStatus, Role, User, utcnow
 
 ANONYMOUS = "anonymous"
 ROLES = [ANONYMOUS, Role.SALES, Role.SUPERVISOR, Role.ADMIN]
@@ -72,6 +72,9 @@ EXPECTED = {
     ("followup_audit.tasks", "GET"): _statuses(302, 403, 200, 200),
     ("followup_audit.customers", "GET"): _statuses(302, 403, 200, 200),
     ("followup_audit.export", "GET"): _statuses(302, 403, 200, 200),
+    ("messages.log", "GET"): everyone_signed_in(200),
+    # The message to settle is of another person's customer: an admin's empty form is refused.
+    ("messages.settle", "POST"): _statuses(302, 403, 403, 422),
 }
 PUBLIC = {("main.ping", "GET"), ("main.favicon", "GET"), ("accounts.login", "GET"), ("accounts.login", "POST")}
 # Being built: whatever else they do, they are for supervisors and admins only.
@@ -117,6 +120,22 @@ def world(make_user, make_customer):
     }
 
 
+def _message(customer: Customer, status: MessageStatus) -> Message:
+    message = Message(
+        dedupe_key=f"test:{customer.id}:{status}",
+        customer_id=customer.id,
+        kind=MessageKind.SERVICE,
+        phone=customer.phone,
+        body="【小店】您好",
+        provider="log",
+        status=status,
+        due_at=utcnow(),
+    )
+    db.session.add(message)
+    db.session.commit()
+    return message
+
+
 def _values(arguments, user, world, make_customer):
     values = {}
     for name, fixed in arguments.items():
@@ -127,6 +146,8 @@ def _values(arguments, user, world, make_customer):
             values[name] = own.id
         elif name == "user_id":
             values[name] = world["other"].id
+        elif name == "message_id":
+            values[name] = _message(world["others_customer"], MessageStatus.UNKNOWN).id
         elif name == "task_id":
             # A sales user's own task; for the others, a task of another person (they may act on any).
             own = isinstance(user, User) and user.role == Role.SALES

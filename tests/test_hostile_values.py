@@ -23,7 +23,7 @@ from wtforms.fields.core import UnboundField
 from app.extensions import db
 from app.followups import services as followups
 from app.imports.presets import PRESETS
-from app.models import ImportRun, ImportState, Role
+from app.models import ImportRun, ImportState, Message, MessageKind, MessageStatus, Role, utcnow
 
 APP = Path(__file__).resolve().parent.parent / "app"
 
@@ -188,7 +188,18 @@ def records(make_user, make_customer, make_order):
     discarded = ImportRun(
         filename="x.csv", content=_taobao_csv(), preset="taobao", started_by_id=admin.id, state=ImportState.MAPPING
     )
-    db.session.add_all([*runs.values(), discarded])
+    # A message whose outcome is unknown, for an admin to settle.
+    message = Message(
+        dedupe_key="hostile:1",
+        customer_id=customer.id,
+        kind=MessageKind.SERVICE,
+        phone=customer.phone,
+        body="【小店】您好",
+        provider="log",
+        status=MessageStatus.UNKNOWN,
+        due_at=utcnow(),
+    )
+    db.session.add_all([*runs.values(), discarded, message])
     db.session.commit()
     return {
         "users": {Role.ADMIN: admin, Role.SALES: sales},
@@ -198,6 +209,7 @@ def records(make_user, make_customer, make_order):
         "run_id": runs[ImportState.DONE].id,
         "mapping_run_id": runs[ImportState.MAPPING].id,
         "discarded_run_id": discarded.id,
+        "message_id": message.id,
     }
 
 
@@ -252,7 +264,9 @@ def test_no_route_answers_5xx_to_hostile_values(app, client, login, records, mon
         adapter = app.url_map.bind("localhost")
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             url = adapter.build(endpoint, _path_values(rule, records), method=method)
-            for number in PATH_IDS if rule.arguments & {"customer_id", "task_id", "user_id", "run_id"} else []:
+            for number in (
+                PATH_IDS if rule.arguments & {"customer_id", "task_id", "user_id", "run_id", "message_id"} else []
+            ):
                 path = {**_path_values(rule, records)}
                 path.update({name: number for name in path if name.endswith("_id")})
                 tampered = adapter.build(endpoint, path, method=method)
