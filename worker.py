@@ -6,7 +6,10 @@ RQ's cron scheduler in a child process, which starts the SMS sweeper every minut
 scheduler keeps its schedule in memory, so a Redis that lost its data loses no sweep.
 """
 
+import ctypes
 import multiprocessing
+import os
+import signal
 
 from rq import Worker
 from rq.cron import CronScheduler
@@ -24,7 +27,18 @@ from app.sending.jobs import SWEEP_EVERY, sweep
 WORKER_TTL = 20
 
 
-def run_cron(app) -> None:
+def _end_with(parent: int) -> None:
+    """Linux: this process gets SIGTERM when `parent` dies, even by SIGKILL."""
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return  # not Linux: a killed worker leaves its cron scheduler to be stopped by hand
+    if os.getppid() != parent:  # it died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def run_cron(app, parent: int) -> None:
+    _end_with(parent)
     with app.app_context():
         cron = CronScheduler(connection=get_redis())
         cron.register(sweep, queue_name=app.config["RQ_QUEUE"], interval=SWEEP_EVERY)
@@ -36,7 +50,8 @@ def main() -> None:
     with app.app_context():
         schedule_nightly_recompute()
         db.engine.dispose()  # each forked job opens its own database connections
-        multiprocessing.Process(target=run_cron, args=(app,), name="sms-cron", daemon=True).start()
+        cron = multiprocessing.Process(target=run_cron, args=(app, os.getpid()), name="sms-cron", daemon=True)
+        cron.start()
         Worker([get_queue()], connection=get_redis(), worker_ttl=WORKER_TTL).work(with_scheduler=True)
 
 

@@ -23,7 +23,7 @@ class Composed:
 
 
 def check_approved(template: SmsTemplate, sender: Provider) -> None:
-    if sender.needs_template_code and not (template.provider_codes or {}).get(sender.name, {}).get("code"):
+    if sender.needs_template_code and not ((template.provider_codes or {}).get(sender.name) or {}).get("code"):
         raise TemplateNotApproved(template.name)
 
 
@@ -38,7 +38,10 @@ def compose(template: SmsTemplate, values: dict[str, str | None], sender: Provid
     )
     params = None
     if sender.needs_template_code:
-        filled_values = {**(template.defaults or {}), **{k: v for k, v in values.items() if v}}
-        code, variables = texts.template_params(template.provider_codes or {}, sender.name, filled_values)
+        resolved = texts.resolved(values, template.defaults or {})
+        try:
+            code, variables = texts.template_params(template.provider_codes or {}, sender.name, resolved)
+        except texts.MissingValue as missing:
+            return Composed(skip_reason=SkipReason.MISSING_VALUE, missing=missing.placeholder)
         params = {"template_code": code, "variables": variables}
     return Composed(text=text, count=texts.count(text, sender.counting), params=params)

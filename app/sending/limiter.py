@@ -18,8 +18,9 @@ def take(
     *,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
-) -> None:
-    """Wait until `count` messages may go to `provider`; `count` must not exceed `per_second`."""
+) -> int:
+    """Wait until `count` messages may go to `provider`, and return the second (Unix time) whose
+    budget they took; `count` must not exceed `per_second`."""
     if count > per_second:
         raise ValueError(f"{count} messages at once exceed the limit of {per_second} a second")
     while True:
@@ -28,6 +29,6 @@ def take(
         with redis.pipeline() as pipe:
             used, _ = pipe.incrby(key, count).expire(key, 2).execute()
         if used <= per_second:
-            return
+            return second
         redis.decrby(key, count)  # give back what was not taken: another worker may fit in
         sleep(max(0.0, second + 1 - clock()))
