@@ -10,7 +10,6 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from ..forms import DayField, label_choices
 from ..labels import MESSAGE_STATUS_LABELS
 from ..models import MessageStatus
-from ..params import is_id, whole_number
 from ..search import MAX_QUERY
 from .log import SETTLED_AS, LogFilters
 
@@ -80,7 +79,7 @@ class SettleForm(FlaskForm):
         return MessageStatus(self.outcome.data)
 
 
-_KEY = re.compile(r"^[0-9a-f]{32}$")
+_KEY = re.compile(r"[0-9a-f]{32}")  # uuid4().hex
 
 
 class SendForm(FlaskForm):
@@ -89,16 +88,8 @@ class SendForm(FlaskForm):
 
     template = SelectField(_l("Template"), validators=[DataRequired(_l("Choose a template."))])
     key = HiddenField()
-    follow_up = HiddenField()
+    follow_up = HiddenField()  # the queue card's task it was sent from, if any
 
     def validate_key(self, field):
-        if not _KEY.match(field.data or ""):
+        if not _KEY.fullmatch(field.data or ""):
             raise ValidationError(_l("This form is out of date: open it again."))
-
-    def validate_follow_up(self, field):
-        if field.data and not is_id(whole_number(field.data)):
-            raise ValidationError(_l("This form is out of date: open it again."))
-
-    def follow_up_id(self) -> int | None:
-        number = whole_number(self.follow_up.data)
-        return number if is_id(number) else None
