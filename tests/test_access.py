@@ -73,6 +73,8 @@ EXPECTED = {
     ("followup_audit.customers", "GET"): _statuses(302, 403, 200, 200),
     ("followup_audit.export", "GET"): _statuses(302, 403, 200, 200),
     ("messages.log", "GET"): everyone_signed_in(200),
+    ("messages.send", "GET"): everyone_signed_in(200),
+    ("messages.send", "POST"): everyone_signed_in(422),
     # The message to settle is of another person's customer: an admin's empty form is refused.
     ("messages.settle", "POST"): _statuses(302, 403, 403, 422),
 }

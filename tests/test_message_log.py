@@ -177,6 +177,8 @@ def test_admins_see_a_banner_and_settle_an_unknown_message_as_sent(client, login
     assert "1 message has an unknown outcome" in text and "/messages/?status=unknown" in text
     listed = client.get("/messages/?status=unknown").text
     assert "不知道到了没有" in listed and "已发出" not in listed and f"/messages/{lost.id}/settle" in listed
+    fragment = client.get("/messages/?status=unknown", headers={"HX-Request": "true"}).text
+    assert f'action="/messages/{lost.id}/settle?status=unknown"' in fragment and "<html" not in fragment
 
     response = client.post(
         f"/messages/{lost.id}/settle?status=unknown",
