@@ -9,7 +9,6 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from ..access import customer_or_404, follow_up_or_404
-from ..blacklist import services as blacklist
 from ..extensions import db
 from ..htmx import is_partial, render
 from ..labels import MESSAGE_KIND_LABELS, SKIP_REASON_LABELS
@@ -63,7 +62,6 @@ def _page(customer, form, templates, prepared, follow_up, status: int = 200):
         prepared=prepared,
         follow_up=follow_up,
         now=utcnow(),
-        blacklisted=blacklist.active_entry(customer.phone),
         skip_reasons=SKIP_REASON_LABELS,
         status=status,
     )
