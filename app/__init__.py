@@ -10,6 +10,7 @@ from . import security
 from .config import load_config
 from .extensions import babel, csrf, db, htmx_ext, login_manager, migrate
 from .params import MAX_ID
+from .sending import providers as sms_providers
 
 
 class RowId(IntegerConverter):
@@ -30,6 +31,7 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
         app.config["SECRET_KEY"] = security.kept_secret_key(Path(app.config["SECRET_KEY_FILE"]))
     if not app.config["SECRET_KEY"]:
         raise RuntimeError("SECRET_KEY must be set (or run with PORTAL_ENV=development)")
+    sms_providers.check_settings(app.config)
     security.register(app)
     register_extensions(app)
     register_blueprints(app)
@@ -97,8 +99,10 @@ def register_blueprints(app: Flask) -> None:
     from .main import views as main
     from .messages import views as messages
     from .reports import views as reports
+    from .settings import views as settings
+    from .webhooks import views as webhooks
 
-    for area in (
+    areas = (
         main,
         accounts,
         customers,
@@ -109,7 +113,10 @@ def register_blueprints(app: Flask) -> None:
         imports,
         reports,
         messages,
-    ):
+        settings,
+        webhooks,
+    )
+    for area in areas:
         app.register_blueprint(area.bp)
 
 

@@ -89,6 +89,7 @@ _NAV = [
     ("followup_audit.index", _l("Audit"), (Role.SUPERVISOR, Role.ADMIN)),
     ("reports.overview", _l("Overview"), (Role.SUPERVISOR, Role.ADMIN)),
     ("accounts.users", _l("Users"), (Role.ADMIN,)),
+    ("settings.sending", _l("Settings"), (Role.ADMIN,)),
 ]
 
 

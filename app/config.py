@@ -105,6 +105,9 @@ class Config:
     # A worker's claim on a batch lapses this long after its last news; the sweeper then marks
     # what it held "outcome unknown" (never resent blindly).
     SMS_CLAIM_LEASE_SECONDS = int(os.environ.get("SMS_CLAIM_LEASE_SECONDS", 120))
+    # How long a call to the provider may take to connect, and then to answer, before its
+    # outcome is "unknown" (the message is never resent blindly). Well under the claim lease.
+    SMS_SEND_TIMEOUT_SECONDS = float(os.environ.get("SMS_SEND_TIMEOUT_SECONDS", 10))
     # Shared secret in the log provider's webhook URLs (/webhooks/sms/log/<secret>/...).
     SMS_LOG_WEBHOOK_SECRET = os.environ.get("SMS_LOG_WEBHOOK_SECRET")
     # Aliyun SMS (dysmsapi): keys, the endpoint (changed only by tests), the approved sign name,
@@ -114,12 +117,17 @@ class Config:
     ALIYUN_SMS_ENDPOINT = os.environ.get("ALIYUN_SMS_ENDPOINT", "dysmsapi.aliyuncs.com")
     ALIYUN_SIGN_NAME = os.environ.get("ALIYUN_SIGN_NAME")
     ALIYUN_WEBHOOK_SECRET = os.environ.get("ALIYUN_WEBHOOK_SECRET")
-    # Twilio: account, token (it also signs Twilio's webhooks), the sending number, the API's
-    # base URL (changed only by tests), and the portal's public address for status callbacks.
+    # Twilio: account, token (it also signs Twilio's webhooks), the sending number (or a
+    # Messaging Service, "MG…"), messages a second it takes (a US long code about 1, toll-free
+    # 3, a short code 100), and the API's base URL (changed only by tests).
     TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID")
     TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN")
     TWILIO_FROM = os.environ.get("TWILIO_FROM")
+    TWILIO_RATE_LIMIT = int(os.environ.get("TWILIO_RATE_LIMIT", 1))
     TWILIO_API_BASE_URL = os.environ.get("TWILIO_API_BASE_URL")
+    # The portal's address as the internet reaches it (with any path prefix), e.g.
+    # https://crm.example.com: Twilio's status callbacks go there, and Twilio's signatures
+    # are checked against it (behind a proxy the portal sees another address).
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL")
 
 

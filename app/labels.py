@@ -122,6 +122,16 @@ SKIP_REASON_LABELS = {
     SkipReason.MISSING_VALUE: _l("A value of the template is missing"),
     SkipReason.CANCELLED: _l("Campaign cancelled"),
 }
+# Weekdays as datetime.weekday() and the send windows (app.sending.windows) number them.
+WEEKDAY_LABELS = {
+    0: _l("Monday"),
+    1: _l("Tuesday"),
+    2: _l("Wednesday"),
+    3: _l("Thursday"),
+    4: _l("Friday"),
+    5: _l("Saturday"),
+    6: _l("Sunday"),
+}
 AUDIT_ACTION_LABELS = {
     AuditAction.CUSTOMER_REGISTERED: _l("Registered"),
     AuditAction.CUSTOMER_EDITED: _l("Edited"),
@@ -135,6 +145,7 @@ AUDIT_ACTION_LABELS = {
     AuditAction.BLACKLIST_ADDED: _l("Phone blacklisted"),
     AuditAction.SMS_SENT_BY_HAND: _l("SMS sent by hand"),
     AuditAction.SMS_OUTCOME_RESOLVED: _l("SMS outcome settled"),
+    AuditAction.SEND_WINDOWS_SAVED: _l("Sending settings saved"),
     AuditAction.USER_CREATED: _l("User created"),
     AuditAction.USER_ACTIVATED: _l("User reactivated"),
     AuditAction.USER_DEACTIVATED: _l("User deactivated"),

@@ -77,8 +77,21 @@ EXPECTED = {
     ("messages.send", "POST"): everyone_signed_in(422),
     # The message to settle is of another person's customer: an admin's empty form is refused.
     ("messages.settle", "POST"): _statuses(302, 403, 403, 422),
+    ("settings.sending", "GET"): _statuses(302, 403, 403, 200),
+    ("settings.sending", "POST"): _statuses(302, 403, 403, 422),
+    # The providers' webhooks: no sign-in, each authenticated by its provider's signature or
+    # secret (tests/test_webhooks.py). Here the provider is "1", which is none: 404 for all.
+    ("webhooks.receipts", "POST"): everyone_signed_in(404, anonymous=404),
+    ("webhooks.replies", "POST"): everyone_signed_in(404, anonymous=404),
 }
-PUBLIC = {("main.ping", "GET"), ("main.favicon", "GET"), ("accounts.login", "GET"), ("accounts.login", "POST")}
+PUBLIC = {
+    ("main.ping", "GET"),
+    ("main.favicon", "GET"),
+    ("accounts.login", "GET"),
+    ("accounts.login", "POST"),
+    ("webhooks.receipts", "POST"),
+    ("webhooks.replies", "POST"),
+}
 # Being built: whatever else they do, they are for supervisors and admins only.
 IMPORTS_PREFIX = "/imports"
 

@@ -41,6 +41,13 @@ QUERY_NAMES = {
     "confirm_duplicate",
     "other",
     "q",
+    # The Twilio webhooks' form (signed by Twilio) and our id in its status callback's URL.
+    "MessageSid",
+    "MessageStatus",
+    "ErrorCode",
+    "From",
+    "Body",
+    "message",
 }
 
 HOSTILE = [
@@ -60,6 +67,7 @@ HOSTILE = [
 LONG = "长x " * 1666  # 5,000 characters, 1,666 search terms: sent to one name at a time
 NUL = "\x00"  # refused before any view reads it (app/__init__.py): sent to all names at once
 PATH_IDS = [0, 2**31, 2**63, 2**64 + 1]
+WEBHOOK_SECRET = "hostile-walk-secret"
 # Names that mean something to url_for, were a template to pass the query string to it.
 HOSTILE_NAMES = ["endpoint", "_external", "_scheme", "_anchor", "_method", "fmt"]
 # Valid values sent along, that take a route past its first test to the parameters read after
@@ -69,6 +77,8 @@ COMPANIONS = {
     "followups.counters": {"section": "overdue"},
     "followup_audit.tasks": {"which": "due"},
     "assignment.assign": {"owner": "none"},
+    # A question the settings page answers: a hostile time or kind is asked about with a valid other.
+    "settings.sending": {"kind": "marketing", "at": "2024-06-03T19:00"},
 }
 
 
@@ -210,6 +220,9 @@ def records(make_user, make_customer, make_order):
         "mapping_run_id": runs[ImportState.MAPPING].id,
         "discarded_run_id": discarded.id,
         "message_id": message.id,
+        # The log provider's webhooks, with their secret: the walk gets past the secret to the body.
+        "provider_name": "log",
+        "secret": WEBHOOK_SECRET,
     }
 
 
@@ -234,6 +247,7 @@ def _walk_order(rule) -> bool:
 @pytest.mark.parametrize("role", [Role.ADMIN, Role.SALES, None], ids=["admin", "sales", "anonymous"])
 def test_no_route_answers_5xx_to_hostile_values(app, client, login, records, monkeypatch, role):
     monkeypatch.setattr(app.request_class, "parameter_storage_class", RecordingMultiDict)
+    monkeypatch.setitem(app.config, "SMS_LOG_WEBHOOK_SECRET", WEBHOOK_SECRET)
     if role is not None:
         login(records["users"][role])
     names = sorted(QUERY_NAMES | _form_field_names() | _mapping_field_names() | set(HOSTILE_NAMES))

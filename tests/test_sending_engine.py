@@ -1,10 +1,9 @@
 """The engine's rules, each on the real database and Redis: planned once, claimed once, checked
 again before the provider, never resent, nothing lost when Redis or a worker goes away."""
 
-import logging
 import threading
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -209,8 +208,7 @@ def test_the_sweeper_leaves_messages_a_live_job_holds(make_customer):
     assert engine.sweep(NOW).requeued == 0
 
 
-def test_redis_flushed_mid_send_loses_nothing_and_sends_nothing_twice(app, all_day, make_customer, run_jobs, caplog):
-    caplog.set_level(logging.INFO)
+def test_redis_flushed_mid_send_loses_nothing_and_sends_nothing_twice(app, all_day, make_customer, run_jobs):
     customers = [make_customer() for _ in range(3)]
     now = engine._utcnow()
     planned = plan([draft(c, key=f"k{c.id}:{n}") for c in customers for n in range(400)], now=now, enqueue=True)
@@ -298,3 +296,16 @@ def test_workers_in_threads_never_exceed_the_limit_in_any_second(app):
         thread.join()
     assert sum(seconds.values()) == 15
     assert max(seconds.values()) <= 4
+
+
+def test_the_log_provider_reports_delivery_a_moment_later(all_day, make_customer, run_jobs):
+    now = engine._utcnow()
+    plan([draft(make_customer())], now=now, enqueue=True)
+    run_jobs()
+    assert statuses() == Counter({MessageStatus.SENT: 1})
+    scheduled = get_queue().scheduled_job_registry
+    (receipt_job,) = [get_queue().fetch_job(job_id) for job_id in scheduled.get_job_ids()]
+    assert scheduled.get_scheduled_time(receipt_job) > datetime.now(UTC)  # a moment later, not at once
+    receipt_job.perform()
+    message = db.session.scalar(select(Message))
+    assert (message.status, message.delivered_at is not None) == (MessageStatus.DELIVERED, True)

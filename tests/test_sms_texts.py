@@ -109,12 +109,12 @@ def test_marketing_text_after_a_chinese_ending_gets_the_opt_out_text_directly():
 
 
 def test_marketing_text_after_a_word_or_a_link_gets_a_space_first():
-    assert final_text(
-        "详情 https://x.cn/a", kind="marketing", signature="小店", opt_out_text="拒收请回复R"
-    ) == ("【小店】详情 https://x.cn/a 拒收请回复R")
-    assert final_text("50% off today.", kind="marketing", signature="Shop", opt_out_text="Reply STOP to unsubscribe") == (
-        "【Shop】50% off today. Reply STOP to unsubscribe"
+    assert final_text("详情 https://x.cn/a", kind="marketing", signature="小店", opt_out_text="拒收请回复R") == (
+        "【小店】详情 https://x.cn/a 拒收请回复R"
     )
+    assert final_text(
+        "50% off today.", kind="marketing", signature="Shop", opt_out_text="Reply STOP to unsubscribe"
+    ) == ("【Shop】50% off today. Reply STOP to unsubscribe")
 
 
 def test_an_opt_out_text_already_written_is_not_added_again_and_outer_spaces_go():

@@ -17,7 +17,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import batched
+from itertools import islice
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
@@ -46,10 +46,20 @@ from .providers import Handed, Outgoing, Provider, provider
 
 log = logging.getLogger(__name__)
 
+
+def batched(items: Iterable, size: int):
+    """itertools.batched (Python 3.12), for Python 3.11: tuples of `size` items, the last shorter."""
+    iterator = iter(items)
+    while chunk := tuple(islice(iterator, size)):
+        yield chunk
+
+
 BATCH = 500  # messages a job carries and a worker claims at once
 _IN = 5000  # ids or phones in one IN (...) list
 messages = Message.__table__
 
+# The log provider's receipts say "delivered" this long after it accepted a message.
+OWN_RECEIPTS_AFTER = timedelta(seconds=2)
 # A started job whose worker has not been heard of for this long is dead (RQ's own heartbeat).
 _DEAD_JOB_AFTER = timedelta(minutes=2)
 
@@ -163,7 +173,7 @@ def facts(
         )
         if leave_out:
             counted = counted.where(Message.id.not_in(leave_out))
-        recent.update(dict(db.session.execute(counted).tuples()))
+        recent.update(dict(db.session.execute(counted).all()))
     return Facts(frozenset(blacklisted), frozenset(flagged), dict(recent))
 
 
@@ -287,7 +297,11 @@ def claim(ids: Sequence[int], token: str, now: datetime) -> list[int]:
 
 def send_batch(ids: Sequence[int], now: datetime | None = None) -> BatchResult:
     """Claim, check again and send the messages `ids` that are still due (a job's work)."""
-    now = now or _utcnow()
+    started, now = _utcnow(), now or _utcnow()
+
+    def clock() -> datetime:  # `now` moving on as the batch goes (tests give a `now` of their own)
+        return now + (_utcnow() - started)
+
     token = uuid4().hex
     result = BatchResult()
     claimed = claim(ids, token, now)
@@ -363,13 +377,13 @@ def send_batch(ids: Sequence[int], now: datetime | None = None) -> BatchResult:
     enqueue(waiting)
 
     for name, to_send in by_sender.items():
-        _hand_over(senders[name], to_send, token, result)
+        _hand_over(senders[name], to_send, token, result, clock)
     finish_campaigns({r.campaign_id for r in rows if r.campaign_id})
     db.session.commit()
     return result
 
 
-def _hand_over(sender: Provider, rows: list, token: str, result: BatchResult) -> None:
+def _hand_over(sender: Provider, rows: list, token: str, result: BatchResult, clock) -> None:
     """Give `rows` to the provider within its rate limit, recording each answer as it comes."""
     lease = timedelta(seconds=current_app.config["SMS_CLAIM_LEASE_SECONDS"])
     per_second = current_app.config["SMS_RATE_LIMIT"] or sender.rate_limit
@@ -395,16 +409,28 @@ def _hand_over(sender: Provider, rows: list, token: str, result: BatchResult) ->
             result.unknown += len(chunk)
             _release([r.id for c in chunks[done + 1 :] for r in c], token)
             return
-        _record_answers(answers, token, _utcnow())
+        _record_answers(answers, token, clock())
+        own = sender.own_receipts(answers)
         result.sent += sum(a.accepted for a in answers)
         result.failed += sum(not a.accepted for a in answers)
         # News from this worker: what it still holds keeps its claim.
         db.session.execute(
             update(messages)
             .where(messages.c.claim == token, messages.c.status == MessageStatus.SENDING)
-            .values(lease_until=_utcnow() + lease)
+            .values(lease_until=clock() + lease)
         )
         db.session.commit()
+        if own:
+            _receipts_later(sender.name, own)
+
+
+def _receipts_later(provider_name: str, receipts: list) -> None:
+    from .jobs import record_receipts
+
+    try:
+        get_queue().enqueue_in(OWN_RECEIPTS_AFTER, record_receipts, provider_name, receipts)
+    except RedisError:
+        log.exception("%s: receipts of %d messages not recorded", provider_name, len(receipts))
 
 
 def _record_answers(answers: Sequence[Handed], token: str, at: datetime) -> None:
@@ -594,6 +620,6 @@ def progress(campaign_id: int) -> Counter:
                 select(messages.c.status, func.count())
                 .where(messages.c.campaign_id == campaign_id)
                 .group_by(messages.c.status)
-            ).tuples()
+            ).all()
         )
     )

@@ -2,8 +2,10 @@
 
 from datetime import timedelta
 
+from ..extensions import db
 from ..redis import get_redis
-from . import engine
+from . import engine, inbound
+from .providers import Receipt
 
 SWEEP_EVERY = 60  # seconds; RQ's cron scheduler in worker.py starts the sweep this often
 _SWEEPING = "sms:sweeping"
@@ -11,6 +13,13 @@ _SWEEPING = "sms:sweeping"
 
 def send_batch(ids: list[int]) -> dict:
     return vars(engine.send_batch(ids))
+
+
+def record_receipts(provider_name: str, receipts: list[Receipt]) -> int:
+    """Receipts an adapter made itself (the log provider's), recorded as a webhook's would be."""
+    recorded = inbound.record_receipts(provider_name, receipts)
+    db.session.commit()
+    return recorded
 
 
 def sweep() -> dict | None:
