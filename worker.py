@@ -1,6 +1,7 @@
 """An RQ worker for the portal: run as many as needed, on any machine (`python worker.py`).
 
-It loads the app once and runs jobs inside its app context; it also runs RQ's scheduler,
+It loads the app once and runs jobs, one at a time, in its own process inside its app
+context (PortalWorker); it also runs RQ's scheduler,
 which starts the jobs scheduled for later (the nightly segment recompute, SMS due later), and
 RQ's cron scheduler in a child process, which starts the SMS sweeper every minute. The cron
 scheduler keeps its schedule in memory, so a Redis that lost its data loses no sweep.
@@ -11,7 +12,7 @@ import multiprocessing
 import os
 import signal
 
-from rq import Worker
+from rq import SimpleWorker
 from rq.cron import CronScheduler
 
 from app import create_app
@@ -25,6 +26,18 @@ from app.sending.jobs import SWEEP_EVERY, sweep
 # interrupt the call (it went to the worker's pub/sub thread: see app.launcher.start_child).
 # 20 s bounds that to 5 s; a worker that vanished stays listed worker_ttl + 60 s.
 WORKER_TTL = 20
+
+
+class PortalWorker(SimpleWorker):
+    """Runs each job in this process, not in a forked child: a fork starts every job with cold
+    caches (imports, SQLAlchemy's compiled statements, the database connection), which cost a
+    one-message SMS job ~0.4 s against ~0.04 s here. Each job starts with a fresh session."""
+
+    def execute_job(self, job, queue):
+        try:
+            return super().execute_job(job, queue)
+        finally:
+            db.session.remove()
 
 
 def _end_with(parent: int) -> None:
@@ -49,10 +62,10 @@ def main() -> None:
     app = create_app()
     with app.app_context():
         schedule_nightly_recompute()
-        db.engine.dispose()  # each forked job opens its own database connections
+        db.engine.dispose()  # the children forked below open database connections of their own
         cron = multiprocessing.Process(target=run_cron, args=(app, os.getpid()), name="sms-cron", daemon=True)
         cron.start()
-        Worker([get_queue()], connection=get_redis(), worker_ttl=WORKER_TTL).work(with_scheduler=True)
+        PortalWorker([get_queue()], connection=get_redis(), worker_ttl=WORKER_TTL).work(with_scheduler=True)
 
 
 if __name__ == "__main__":

@@ -88,6 +88,8 @@ _NAV = [
     ("messages.log", _l("Messages"), tuple(Role)),
     ("followup_audit.index", _l("Audit"), (Role.SUPERVISOR, Role.ADMIN)),
     ("reports.overview", _l("Overview"), (Role.SUPERVISOR, Role.ADMIN)),
+    ("messages.templates", _l("SMS templates"), (Role.SUPERVISOR, Role.ADMIN)),
+    ("blacklist.index", _l("Blacklist"), (Role.SUPERVISOR, Role.ADMIN)),
     ("accounts.users", _l("Users"), (Role.ADMIN,)),
     ("settings.sending", _l("Settings"), (Role.ADMIN,)),
 ]

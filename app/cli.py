@@ -1,16 +1,19 @@
-"""`flask` commands: create the first admin of a real install, load demo data, ask the SMS engine."""
+"""`flask` commands: create the first admin of a real install, load demo data, and the `sms`
+group (when a message would leave, what a text costs to send, the sweeper)."""
 
+import json
+import sys
 from datetime import UTC, datetime
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from .extensions import db
 from .models import MessageKind, Role
 
-# `flask sms …`: the SMS engine's commands.
-sms = AppGroup("sms", help="SMS: the sending engine's commands.")
+# `flask sms …`: a command of the group is `@sms.command(...)` at module level, below.
+sms = AppGroup("sms", help="SMS: when a message would leave, what a text costs to send, the sweeper.")
 
 
 @sms.command("when")
@@ -21,12 +24,13 @@ def sms_when(kind: str, provider: str | None, at: str):
     """Print when a message queued at --at leaves, in the shop's time zone (windows as saved in settings)."""
     from .params import FIRST_DAY, LAST_DAY
     from .sending import settings as sending_settings
+    from .sending.providers import PROVIDER_NAMES
     from .sending.windows import NoSendWindow
-    from .settings.services import CURFEWS, active_curfew
+    from .settings.services import active_curfew
     from .shop_calendar import shop_time_to_utc, to_shop_time
 
-    if provider is not None and provider not in CURFEWS:
-        raise click.BadParameter(f"one of {', '.join(CURFEWS)}", param_hint="--provider")
+    if provider is not None and provider not in PROVIDER_NAMES:
+        raise click.BadParameter(f"one of {', '.join(PROVIDER_NAMES)}", param_hint="--provider")
     try:
         queued = datetime.fromisoformat(at)
     except ValueError:
@@ -80,3 +84,36 @@ def register(app: Flask) -> None:
         click.echo("Demo logins (username / password):")
         for username, role, password in logins:
             click.echo(f"  {role:<11} {username:<10} {password}")
+
+
+@sms.command("parts")
+@click.argument("text")
+@click.option("--provider", default=None, help="Count as this provider bills (default: the SMS_PROVIDER setting).")
+@click.option(
+    "--kind",
+    type=click.Choice(["marketing", "service"]),
+    default="marketing",
+    show_default=True,
+    help="Marketing texts get the provider's opt-out text at the end.",
+)
+@click.option("--bare", is_flag=True, help="Count TEXT exactly as given: no signature, no opt-out text.")
+def sms_parts(text: str, provider: str | None, kind: str, bare: bool):
+    """Length and billed parts of TEXT as it would be sent: the signature 【SHOP_NAME】 in front
+    and, for marketing, the opt-out text at the end. Exits with status 1 past the provider's maximum."""
+    from .messages.services import final, rules_of
+    from .sending import texts
+    from .sending.providers import PROVIDER_NAMES
+
+    provider = provider or current_app.config["SMS_PROVIDER"]
+    if provider not in PROVIDER_NAMES:
+        raise click.BadParameter(f"one of {', '.join(PROVIDER_NAMES)}", param_hint="--provider")
+    if bare:
+        counted = texts.count(text, rules_of(provider)[0])
+    else:
+        result = final(text, kind, provider, current_app.config["SHOP_NAME"])
+        text, counted = result.text, result.count
+    answer = {"text": text, "length": counted.length, "encoding": counted.encoding, "parts": counted.parts}
+    click.echo(json.dumps(answer, ensure_ascii=False))
+    if counted.over_limit:
+        click.echo(f"too long: {counted.length} of at most {counted.limit} for {provider}", err=True)
+        sys.exit(1)

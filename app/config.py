@@ -108,10 +108,12 @@ class Config:
     # How long a call to the provider may take to connect, and then to answer, before its
     # outcome is "unknown" (the message is never resent blindly). Well under the claim lease.
     SMS_SEND_TIMEOUT_SECONDS = float(os.environ.get("SMS_SEND_TIMEOUT_SECONDS", 10))
-    # Shared secret in the log provider's webhook URLs (/webhooks/sms/log/<secret>/...).
+    # Shared secret in the log provider's webhook URLs (/webhooks/sms/log/<secret>/...); unset,
+    # they do not exist. Webhook secrets are path segments: letters and digits (no "/").
     SMS_LOG_WEBHOOK_SECRET = os.environ.get("SMS_LOG_WEBHOOK_SECRET")
     # Aliyun SMS (dysmsapi): keys, the endpoint (changed only by tests), the approved sign name,
-    # and the secret that must be in the push URLs registered in Aliyun's console.
+    # and the secret that must be in the push URLs registered in Aliyun's console
+    # (/webhooks/sms/aliyun/<secret>/receipts and …/replies; unset, they do not exist).
     ALIYUN_ACCESS_KEY_ID = os.environ.get("ALIYUN_ACCESS_KEY_ID")
     ALIYUN_ACCESS_KEY_SECRET = os.environ.get("ALIYUN_ACCESS_KEY_SECRET")
     ALIYUN_SMS_ENDPOINT = os.environ.get("ALIYUN_SMS_ENDPOINT", "dysmsapi.aliyuncs.com")

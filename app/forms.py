@@ -1,4 +1,4 @@
-"""Form pieces that more than one area uses: a phone field, a day field, choices of sales staff, the registry's filters.
+"""Form pieces that more than one area uses: a phone field, a day field, choices of sales staff, filters.
 
 Each area keeps its own forms in its `forms.py`; areas share only what is here.
 """
@@ -70,11 +70,23 @@ class DayField(DateField):
             )
 
 
-class CustomerFilterForm(FlaskForm):
-    """The registry's search box and filters, read from the query string (the list, assignment)."""
+class FilterForm(FlaskForm):
+    """A list's filters, read from the query string (no CSRF: reading changes nothing)."""
 
     class Meta:
         csrf = False
+
+    def filter_values(self) -> dict:
+        """The filters to apply: the valid ones; an invalid one shows its error and is ignored."""
+        if not self.validate():
+            for field in self:
+                if field.errors:
+                    field.data = field.default
+        return {name: value for name, value in self.data.items() if value}
+
+
+class CustomerFilterForm(FilterForm):
+    """The registry's search box and filters, read from the query string (the list, assignment)."""
 
     q = StringField(
         _l("Search"),
@@ -96,11 +108,3 @@ class CustomerFilterForm(FlaskForm):
         form = cls(args)
         form.owner.choices = owner_choices(people, ("", _("Anyone")), (UNASSIGNED, _("Unassigned")))
         return form
-
-    def filter_values(self) -> dict:
-        """The filters to apply: the valid ones; an invalid one shows its error and is ignored."""
-        if not self.validate():
-            for field in self:
-                if field.errors:
-                    field.data = field.default
-        return {name: value for name, value in self.data.items() if value}

@@ -132,6 +132,8 @@ WEEKDAY_LABELS = {
     5: _l("Saturday"),
     6: _l("Sunday"),
 }
+# The SMS providers (the SMS_PROVIDER setting; Message.provider, Campaign.provider).
+PROVIDER_LABELS = {"log": _l("Log only (nothing is sent)"), "aliyun": _l("Aliyun SMS"), "twilio": "Twilio"}
 AUDIT_ACTION_LABELS = {
     AuditAction.CUSTOMER_REGISTERED: _l("Registered"),
     AuditAction.CUSTOMER_EDITED: _l("Edited"),
@@ -146,6 +148,8 @@ AUDIT_ACTION_LABELS = {
     AuditAction.SMS_SENT_BY_HAND: _l("SMS sent by hand"),
     AuditAction.SMS_OUTCOME_RESOLVED: _l("SMS outcome settled"),
     AuditAction.SEND_WINDOWS_SAVED: _l("Sending settings saved"),
+    AuditAction.SMS_TEMPLATE_SAVED: _l("SMS template saved"),
+    AuditAction.BLACKLIST_REMOVED: _l("Removed from the blacklist"),
     AuditAction.USER_CREATED: _l("User created"),
     AuditAction.USER_ACTIVATED: _l("User reactivated"),
     AuditAction.USER_DEACTIVATED: _l("User deactivated"),
@@ -165,8 +169,19 @@ def follow_up_state_label(state: str, owner_id: int | None) -> str:
     return FOLLOW_UP_STATE_LABELS.get(state, state)
 
 
+# Where blacklist entries come from: the kind is their source up to the first ":"
+# ("follow_up:12", "import:3"), as app.blacklist.services.source_kind reads it.
+BLACKLIST_SOURCE_LABELS = {
+    "form": _l("Blacklist page"),
+    "follow_up": _l("Follow-up (do not contact)"),
+    "import": _l("Imported list"),
+}
+
+
 def blacklist_source_label(source: str | None) -> str | None:
     """Why a number was blacklisted, where its source says it (None: nothing to add)."""
     if (source or "").startswith("follow_up:"):
         return _l("asked not to be contacted at a follow-up")
+    if (source or "").startswith("import:"):
+        return _l("from an imported list")
     return None

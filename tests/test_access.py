@@ -12,9 +12,24 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from app import create_app
+from app.blacklist import services as blacklist
 from app.extensions import db
 from app.followups import services as followups
-from app.models import AuditEntry, Complaint, Customer, Message, MessageKind, MessageStatus, Role, User, utcnow
+from app.models import (
+    AuditEntry,
+    BlacklistReason,
+    Complaint,
+    Customer,
+    ImportRun,
+    ImportState,
+    Message,
+    MessageKind,
+    MessageStatus,
+    Role,
+    SmsTemplate,
+    User,
+    utcnow,
+)
 
 ANONYMOUS = "anonymous"
 ROLES = [ANONYMOUS, Role.SALES, Role.SUPERVISOR, Role.ADMIN]
@@ -67,6 +82,18 @@ EXPECTED = {
     # The blacklist offer exists only after a "do not contact" outcome; the task here is open.
     ("blacklist.from_follow_up", "POST"): everyone_signed_in(404),
     ("followups.bring_back", "POST"): _statuses(302, 403, 302, 302),
+    # The blacklist: admins manage it, supervisors read it, sales only add through "do not contact".
+    ("blacklist.index", "GET"): _statuses(302, 403, 200, 200),
+    ("blacklist.export", "GET"): _statuses(302, 403, 200, 200),
+    ("blacklist.show", "GET"): _statuses(302, 403, 200, 200),
+    ("blacklist.new", "GET"): _statuses(302, 403, 403, 200),
+    ("blacklist.new", "POST"): _statuses(302, 403, 403, 422),
+    ("blacklist.remove", "POST"): _statuses(302, 403, 403, 422),
+    ("blacklist.import_form", "GET"): _statuses(302, 403, 403, 200),
+    ("blacklist.import_upload", "POST"): _statuses(302, 403, 403, 422),
+    ("blacklist.template", "GET"): _statuses(302, 403, 403, 200),
+    ("blacklist.import_report", "GET"): _statuses(302, 403, 200, 200),
+    ("blacklist.import_report_csv", "GET"): _statuses(302, 403, 200, 200),
     ("reports.overview", "GET"): _statuses(302, 403, 200, 200),
     ("followup_audit.index", "GET"): _statuses(302, 403, 200, 200),
     ("followup_audit.tasks", "GET"): _statuses(302, 403, 200, 200),
@@ -79,6 +106,13 @@ EXPECTED = {
     ("messages.settle", "POST"): _statuses(302, 403, 403, 422),
     ("settings.sending", "GET"): _statuses(302, 403, 403, 200),
     ("settings.sending", "POST"): _statuses(302, 403, 403, 422),
+    ("messages.templates", "GET"): _statuses(302, 403, 200, 200),
+    ("messages.new_template", "GET"): _statuses(302, 403, 200, 200),
+    ("messages.new_template", "POST"): _statuses(302, 403, 422, 422),
+    ("messages.edit_template", "GET"): _statuses(302, 403, 200, 200),
+    ("messages.edit_template", "POST"): _statuses(302, 403, 422, 422),
+    ("messages.preview_template", "POST"): _statuses(302, 403, 200, 200),
+    ("messages.archive_template", "POST"): _statuses(302, 403, 302, 302),
     # The providers' webhooks: no sign-in, each authenticated by its provider's signature or
     # secret (tests/test_webhooks.py). Here the provider is "1", which is none: 404 for all.
     ("webhooks.receipts", "POST"): everyone_signed_in(404, anonymous=404),
@@ -163,6 +197,21 @@ def _values(arguments, user, world, make_customer):
             values[name] = world["other"].id
         elif name == "message_id":
             values[name] = _message(world["others_customer"], MessageStatus.UNKNOWN).id
+        elif name == "entry_id":  # an active blacklist entry
+            entry = blacklist.add("+8613900000009", BlacklistReason.MANUAL, source="form", actor=None)
+            db.session.commit()
+            values[name] = entry.id
+        elif name == "run_id":  # a finished import of numbers to blacklist (the order imports' are 403 or unchecked)
+            run = ImportRun(
+                filename="numbers.csv",
+                content=b"phone\n13812345678\n",
+                preset=blacklist.IMPORT_PRESET,
+                state=ImportState.DONE,
+                started_by_id=world["other"].id,
+            )
+            db.session.add(run)
+            db.session.commit()
+            values[name] = run.id
         elif name == "task_id":
             # A sales user's own task; for the others, a task of another person (they may act on any).
             own = isinstance(user, User) and user.role == Role.SALES
@@ -170,6 +219,11 @@ def _values(arguments, user, world, make_customer):
             task = followups.start(customer)
             db.session.commit()
             values[name] = task.id
+        elif name == "template_id":
+            template = SmsTemplate(name="发货通知", kind="service", body="{name}您好，您的订单已发货。")
+            db.session.add(template)
+            db.session.commit()
+            values[name] = template.id
         else:
             values[name] = 1
     return values

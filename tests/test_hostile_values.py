@@ -20,10 +20,22 @@ from flask_wtf import FlaskForm
 from werkzeug.datastructures import ImmutableMultiDict
 from wtforms.fields.core import UnboundField
 
+from app.blacklist import services as blacklist
 from app.extensions import db
 from app.followups import services as followups
 from app.imports.presets import PRESETS
-from app.models import ImportRun, ImportState, Message, MessageKind, MessageStatus, Role, utcnow
+from app.models import (
+    BlacklistEntry,
+    BlacklistReason,
+    ImportRun,
+    ImportState,
+    Message,
+    MessageKind,
+    MessageStatus,
+    Role,
+    SmsTemplate,
+    utcnow,
+)
 
 APP = Path(__file__).resolve().parent.parent / "app"
 
@@ -48,6 +60,7 @@ QUERY_NAMES = {
     "From",
     "Body",
     "message",
+    "archived",
 }
 
 HOSTILE = [
@@ -209,7 +222,28 @@ def records(make_user, make_customer, make_order):
         status=MessageStatus.UNKNOWN,
         due_at=utcnow(),
     )
-    db.session.add_all([*runs.values(), discarded, message])
+    template = SmsTemplate(
+        name="活动通知",
+        kind="marketing",
+        body="{name}您好，{coupon}于{expires}到期 {link}",
+        defaults={"coupon": "满100减10", "expires": "12月31日", "link": "https://x.cn/a"},
+        provider_codes={"aliyun": {"code": "SMS_1", "variables": {"user": "name"}}},
+    )
+    blacklisted = blacklist.add("+8613812345678", BlacklistReason.MANUAL, source="form", actor=admin)
+    removed = blacklist.add("+8613812345679", BlacklistReason.BAD_REVIEW, source="form", actor=admin)
+    numbers = ImportRun(
+        filename="numbers.csv",
+        content="手机号,备注\n13812345670,x\nabc,y\n".encode("gbk"),
+        preset=blacklist.IMPORT_PRESET,
+        mapping={"phone": 0, "note": 1, "headerless": False, "reason": "manual"},
+        started_by_id=admin.id,
+        state=ImportState.DONE,
+        rejected=[{"line": 3, "reason": "x", "code": "bad_phone", "params": {"value": "abc"}}],
+        notes=[{"line": 4, "reason": "x", "code": "already", "params": {"phone": "+8613812345678"}}],
+    )
+    db.session.add_all([*runs.values(), discarded, numbers, template, message])
+    db.session.flush()
+    blacklist.remove(removed, "不再投诉", admin)
     db.session.commit()
     return {
         "users": {Role.ADMIN: admin, Role.SALES: sales},
@@ -223,6 +257,9 @@ def records(make_user, make_customer, make_order):
         # The log provider's webhooks, with their secret: the walk gets past the secret to the body.
         "provider_name": "log",
         "secret": WEBHOOK_SECRET,
+        "template_id": template.id,
+        "blacklist_run_id": numbers.id,
+        "entry_id": blacklisted.id,
     }
 
 
@@ -235,6 +272,8 @@ def _path_values(rule, records) -> dict:
             values[name] = records["mapping_run_id"]
         elif name == "run_id" and rule.endpoint == "imports.discard":
             values[name] = records["discarded_run_id"]
+        elif name == "run_id" and rule.endpoint.startswith("blacklist."):
+            values[name] = records["blacklist_run_id"]
         else:
             values[name] = records[name]
     return values
@@ -261,6 +300,13 @@ def test_no_route_answers_5xx_to_hostile_values(app, client, login, records, mon
                 .values(state=ImportState.MAPPING)
             )
             db.session.commit()
+        if endpoint == "blacklist.remove":  # a reason given removes the entry: back on the list
+            db.session.execute(
+                BlacklistEntry.__table__.update()
+                .where(BlacklistEntry.id == records["entry_id"])
+                .values(removed_at=None, removed_by_id=None, removal_reason=None)
+            )
+            db.session.commit()
         _asked.clear()
         body = params if method == "POST" else None
         try:
@@ -279,7 +325,10 @@ def test_no_route_answers_5xx_to_hostile_values(app, client, login, records, mon
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             url = adapter.build(endpoint, _path_values(rule, records), method=method)
             for number in (
-                PATH_IDS if rule.arguments & {"customer_id", "task_id", "user_id", "run_id", "message_id"} else []
+                PATH_IDS
+                if rule.arguments
+                & {"customer_id", "task_id", "user_id", "run_id", "template_id", "entry_id", "message_id"}
+                else []
             ):
                 path = {**_path_values(rule, records)}
                 path.update({name: number for name in path if name.endswith("_id")})

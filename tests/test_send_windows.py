@@ -131,11 +131,15 @@ def test_a_shop_in_berlin_reads_its_own_clock_summer_and_winter():
     assert next_send_time(winter, DEFAULT_WINDOWS, BERLIN) == datetime(2024, 1, 15, 13, 0)  # 14:00 CET
     summer = utc(BERLIN, 2024, 7, 15, 12, 30)
     assert next_send_time(summer, DEFAULT_WINDOWS, BERLIN) == datetime(2024, 7, 15, 12, 0)  # 14:00 CEST
-    # The same moment is inside a window in Shanghai (18:30 there → closed) … and not: clocks differ.
+    # One moment, two shops: each reads its own clock.
     moment = datetime(2024, 7, 15, 8, 0)  # 10:00 in Berlin, 16:00 in Shanghai
+    assert is_open(moment, DEFAULT_WINDOWS, BERLIN) and is_open(moment, DEFAULT_WINDOWS, SHANGHAI)
+    moment = datetime(2024, 7, 15, 12, 30)  # 14:30 in Berlin, 20:30 in Shanghai
     assert is_open(moment, DEFAULT_WINDOWS, BERLIN) and is_open(moment, DEFAULT_WINDOWS, SHANGHAI)
     moment = datetime(2024, 7, 15, 10, 30)  # 12:30 in Berlin, 18:30 in Shanghai
     assert not is_open(moment, DEFAULT_WINDOWS, BERLIN) and not is_open(moment, DEFAULT_WINDOWS, SHANGHAI)
+    moment = datetime(2024, 7, 15, 2, 0)  # 04:00 in Berlin, 10:00 in Shanghai
+    assert not is_open(moment, DEFAULT_WINDOWS, BERLIN) and is_open(moment, DEFAULT_WINDOWS, SHANGHAI)
 
 
 def test_a_closed_day_is_skipped():

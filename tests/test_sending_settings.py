@@ -39,7 +39,7 @@ def row_of(page: str, weekday: str) -> dict[str, str]:
     """The effective windows' row of `weekday`: {column: text}."""
     row = re.search(rf'<td data-label="Day">{weekday}</td>(.*?)</tr>', page, re.S).group(1)
     return {
-        label: " ".join(unescape(re.sub("<[^>]+>", " ", cell)).split())
+        label: " ".join(unescape(re.sub("<[^>]+>", "", cell)).split())
         for label, cell in re.findall(r'<td data-label="(\w+)">(.*?)</td>', row, re.S)
     }
 
@@ -111,7 +111,7 @@ def test_the_admin_sees_the_windows_each_kind_gets_and_where_the_curfew_cuts(cli
         "Service": DEFAULT_DAY,
         "Marketing": "09:30-12:00, 14:00-18:00 ⚠ 20:00-22:00 lies in the provider's curfew.",
     }
-    assert "At most 2 marketing messages per customer in 7 days." in page
+    assert "Marketing messages per customer: at most 2 in any 7-day period." in page
 
 
 def test_a_window_partly_in_the_curfew_is_shown_cut(client, login_as, app, monkeypatch):
@@ -231,6 +231,7 @@ def test_the_page_asks_nothing_until_a_time_is_given(client, login_as):
     login_as(Role.ADMIN)
     page = client.get("/settings/sending/").text
     assert 'class="answer"' not in page and not error_of(page, "at")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d", value_of(page, "at"))  # now, to ask about at once
 
 
 # --- flask sms when -----------------------------------------------------------------------------

@@ -5,12 +5,14 @@ path, Twilio's signed forms (signed here with the SDK's own RequestValidator), t
 provider's JSON. A refused request (404, 403, 400, 413) changes nothing.
 """
 
+import contextlib
 import json
 from datetime import datetime, timedelta
 from itertools import count
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
 from app.extensions import db
@@ -377,6 +379,55 @@ def test_record_replies_returns_the_new_ones(app, make_customer):
     assert [(r.body, r.opted_out) for r in recorded] == [("好", False), ("N", True)]
     assert inbound.record_replies("log", replies[:1]) == []
     db.session.rollback()
+
+
+@contextlib.contextmanager
+def another_delivery_meanwhile(model, **values):
+    """Another request writes (and commits) a `model` row just before this session flushes its
+    own: two deliveries of one push racing."""
+    done = []
+
+    def write_first(session, flush_context, instances):
+        if not done and any(isinstance(row, model) for row in session.new):
+            done.append(True)
+            with db.engine.begin() as other:
+                other.execute(model.__table__.insert().values(**values))
+
+    event.listen(Session, "before_flush", write_first)
+    try:
+        yield
+    finally:
+        event.remove(Session, "before_flush", write_first)
+    assert done
+
+
+def test_a_reply_recorded_meanwhile_by_another_delivery_is_recorded_once(app, make_customer):
+    make_customer(phone="+8613812345678")
+    replies = [
+        Reply(phone="+8613812345678", text="TD", provider_ref="dup"),
+        Reply(phone="+8613812345678", text="好", provider_ref="next"),
+    ]
+    row = {"provider": "log", "provider_ref": "dup", "phone": "+8613812345678", "body": "TD", "opted_out": True}
+    with another_delivery_meanwhile(SmsReply, **row, received_at=utcnow()):
+        recorded = inbound.record_replies("log", replies)
+    db.session.commit()
+    assert [reply.body for reply in recorded] == ["好"]
+    assert db.session.scalar(select(func.count()).select_from(SmsReply)) == 2
+
+
+def test_a_number_blacklisted_meanwhile_keeps_the_other_entry(app, make_customer):
+    if db.engine.dialect.name == "sqlite":
+        # One writer at a time: once the reply is written, no other request can blacklist the
+        # number before this one commits.
+        pytest.skip("SQLite serialises writers: this race needs PostgreSQL")
+    make_customer(phone="+8613812345678")
+    entry = {"phone": "+8613812345678", "reason": "opt_out", "source": "sms_reply:0", "added_at": utcnow()}
+    with another_delivery_meanwhile(BlacklistEntry, **entry):
+        [reply] = inbound.record_replies("log", [Reply(phone="+8613812345678", text="退订", provider_ref="r9")])
+    db.session.commit()
+    assert reply.opted_out
+    assert [e.source for e in db.session.scalars(select(BlacklistEntry))] == ["sms_reply:0"]
+    assert db.session.scalar(select(func.count()).select_from(SmsReply)) == 1
 
 
 def test_record_receipts_counts_the_messages_it_changed(app, make_message):

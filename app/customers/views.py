@@ -171,6 +171,7 @@ def _customer_page(customer: Customer, complaint_form: ComplaintForm, status: in
         field_labels=field_labels(),
         user_names=services.user_names(),
         blacklisted=blacklist.active_entry(customer.phone),
+        blacklist_removed=blacklist.removed_entries(customer.phone),
         status=status,
         **LABELS,
     )

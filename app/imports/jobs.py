@@ -38,13 +38,14 @@ def run_import(run_id: int) -> dict | None:
         import_table(table, reader, counts, owner_id=owner_id, actor_id=actor_id, progress=report_progress)
     except Exception as error:
         db.session.rollback()
-        _finish(run_id, counts, error=_describe(error))
+        _finish(run_id, counts, error=describe_failure(error))
         raise
     _finish(run_id, counts)
     return counts.summary()
 
 
-def _describe(error: Exception) -> str:
+def describe_failure(error: Exception) -> str:
+    """What a failed job stores as its error (the blacklist's import job says it the same way)."""
     if isinstance(error, TableError):
         with force_locale("en"):  # no reader here: store the source text
             return str(error.message)

@@ -16,7 +16,7 @@ from ..models import ImportRun, ImportState, User, utcnow
 from ..redis import get_queue, get_redis
 from ..templating import display_phone
 from .jobs import JOB_TIMEOUT, run_import
-from .presets import KNOWN_COLUMNS, Preset, better_preset
+from .presets import KNOWN_COLUMNS, PRESETS, Preset, better_preset
 from .rows import BlankRow, RowReader
 from .tables import Table, TableError, known_columns, read_table
 from .values import REASONS, RowError
@@ -68,9 +68,11 @@ def table_of(run: ImportRun) -> Table:
 
 
 def recent_runs():
-    """Every import, newest first (a query for the page helper), without the rejected rows."""
+    """Every import of order history, newest first (a query for the page helper), without the
+    rejected rows."""
     return (
         select(ImportRun)
+        .where(ImportRun.preset.in_(PRESETS))
         .options(defer(ImportRun.rejected), defer(ImportRun.notes), joinedload(ImportRun.started_by))
         .order_by(ImportRun.created_at.desc(), ImportRun.id.desc())
     )
@@ -165,11 +167,11 @@ def progress_of(run: ImportRun) -> Progress:
     return Progress(done_total.get("done", 0), done_total.get("total") or run.total_rows, stopped=ended)
 
 
-def reason_text(code: str | None, params: dict | None, fallback: str) -> str:
-    """A rejection reason in the reader's language."""
-    if code in REASONS:
+def reason_text(code: str | None, params: dict | None, fallback: str, reasons: dict = REASONS) -> str:
+    """A rejection reason in the reader's language (`reasons`: the texts of its codes)."""
+    if code in reasons:
         try:
-            return _(REASONS[code], **(params or {}))
+            return _(reasons[code], **(params or {}))
         except (KeyError, TypeError, ValueError):  # a translation or entry that does not fit
             pass
     return fallback

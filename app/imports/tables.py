@@ -68,22 +68,29 @@ class Table:
         return [name or _l("Column %(n)d", n=i + 1) for i, name in enumerate(self.header)]
 
 
-def read_table(content: bytes, filename: str = "", pick_header: Callable[[list[str]], int] | None = None) -> Table:
+def read_table(
+    content: bytes,
+    filename: str = "",
+    pick_header: Callable[[list[str]], int] | None = None,
+    min_columns: int = 2,
+) -> Table:
     """The file as a Table, or TableError.
 
     `pick_header` scores a candidate header row (the number of column names it knows); the
-    best of the first rows is the header, so a title line above it does no harm.
+    best of the first rows is the header, so a title line above it does no harm. A header
+    naming fewer than `min_columns` columns is no table (an order report has many; a list of
+    phone numbers for the blacklist may have one).
     """
     if not content or not content.strip():
         raise TableError(_l("The file is empty."))
     if content.startswith(b"PK\x03\x04"):
-        return _read_xlsx(content, pick_header)
+        return _read_xlsx(content, pick_header, min_columns)
     if content.startswith(b"\xd0\xcf\x11\xe0"):
         raise TableError(
             _l("Old Excel files (.xls) cannot be read: open the file in Excel or WPS and save it as .xlsx or CSV.")
         )
     text_content, encoding = decode(content)
-    return _read_csv(text_content, encoding, pick_header)
+    return _read_csv(text_content, encoding, pick_header, min_columns)
 
 
 def decode(content: bytes) -> tuple[str, str]:
@@ -135,7 +142,7 @@ def _no_header() -> TableError:
     return TableError(_l("No table found in the file: its first row must name at least two columns."))
 
 
-def _read_csv(content: str, encoding: str, pick_header) -> Table:
+def _read_csv(content: str, encoding: str, pick_header, min_columns: int) -> Table:
     first_line = next((line for line in content[:_SAMPLE].splitlines() if line.strip()), "")
     delimiter = max(",\t;", key=first_line.count) if any(d in first_line for d in ",\t;") else ","
 
@@ -146,7 +153,7 @@ def _read_csv(content: str, encoding: str, pick_header) -> Table:
             raise _not_a_table() from None
 
     top = list(itertools.islice(records(), HEADER_SEARCH_ROWS))
-    header_line, header = _find_header(top, pick_header)
+    header_line, header = _find_header(top, pick_header, min_columns)
     lines = content.count("\n") + (not content.endswith("\n"))
     table = Table("csv", encoding, header, header_line, records, max(0, lines - header_line))
     if not table.first_rows(1):
@@ -158,7 +165,7 @@ def _not_a_workbook() -> TableError:
     return TableError(_l("This file is not an Excel workbook (.xlsx) that can be read."))
 
 
-def _read_xlsx(content: bytes, pick_header) -> Table:
+def _read_xlsx(content: bytes, pick_header, min_columns: int) -> Table:
     from openpyxl import load_workbook
 
     def open_sheet():
@@ -193,14 +200,14 @@ def _read_xlsx(content: bytes, pick_header) -> Table:
             workbook.close()
 
     top = list(itertools.islice(records(), HEADER_SEARCH_ROWS))
-    header_line, header = _find_header(top, pick_header)
+    header_line, header = _find_header(top, pick_header, min_columns)
     table = Table("xlsx", None, header, header_line, records, max(0, (estimated or 0) - header_line))
     if not table.first_rows(1):
         raise TableError(_l("The file has a header row but no rows of data under it."))
     return table
 
 
-def _find_header(top: list, pick_header) -> tuple[int, list[str]]:
+def _find_header(top: list, pick_header, min_columns: int) -> tuple[int, list[str]]:
     candidates = [(line, [text(cell) for cell in cells]) for line, cells in enumerate(top, 1) if any(cells)]
     candidates = [(line, cells) for line, cells in candidates if any(cells)]
     if not candidates:
@@ -213,7 +220,7 @@ def _find_header(top: list, pick_header) -> tuple[int, list[str]]:
             best_line, best = line, cells
     while best and not best[-1]:  # trailing separators make unnamed, empty columns
         best.pop()
-    if len(best) < 2:
+    if len(best) < min_columns:
         raise _no_header()
     return best_line, best
 

@@ -31,6 +31,14 @@ def _upload_form(**kwargs) -> UploadForm:
     return form
 
 
+def _run_or_404(run_id: int) -> ImportRun:
+    """An import of order history; the blacklist's imports of numbers share the table, not the pages."""
+    run = db.session.get(ImportRun, run_id)
+    if run is None or run.preset not in PRESETS:
+        abort(404)
+    return run
+
+
 def _index(form: UploadForm, status: int = 200):
     page = page_of(services.recent_runs(), page_number(request.args), current_app.config["PAGE_SIZE"])
     return render("imports/index.html", "runs", form=form, page=page, status=status, **LABELS)
@@ -82,7 +90,7 @@ def template(name: str):
 @bp.route("/<int:run_id>/mapping", methods=["GET", "POST"])
 @staff_only
 def mapping(run_id: int):
-    run = db.get_or_404(ImportRun, run_id)
+    run = _run_or_404(run_id)
     if run.state != ImportState.MAPPING:
         return redirect(url_for("imports.show", run_id=run.id))
     preset, table = PRESETS[run.preset], services.table_of(run)
@@ -118,7 +126,7 @@ def mapping(run_id: int):
 @bp.post("/<int:run_id>/discard")
 @staff_only
 def discard(run_id: int):
-    run = db.get_or_404(ImportRun, run_id)
+    run = _run_or_404(run_id)
     if services.discard(run):
         db.session.commit()
         flash(_("Upload of %(name)s discarded.", name=run.filename), "success")
@@ -128,7 +136,7 @@ def discard(run_id: int):
 @bp.get("/<int:run_id>")
 @staff_only
 def show(run_id: int):
-    run = db.get_or_404(ImportRun, run_id)
+    run = _run_or_404(run_id)
     if run.state == ImportState.MAPPING:
         return redirect(url_for("imports.mapping", run_id=run.id))
     progress = services.progress_of(run)
@@ -146,7 +154,7 @@ def show(run_id: int):
 
 def _finished_run_or_404(run_id: int) -> ImportRun:
     """A run whose report is written (its rejected rows and notes are known)."""
-    run = db.get_or_404(ImportRun, run_id)
+    run = _run_or_404(run_id)
     if run.state not in (ImportState.DONE, ImportState.FAILED):
         abort(404)
     return run

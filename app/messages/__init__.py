@@ -1,4 +1,4 @@
-"""SMS pages (SPEC §7): the templates, the message log, sending one message by hand."""
+"""SMS pages (SPEC §7): the templates with their live preview, the message log, sending one message by hand."""
 
 from flask import Blueprint
 

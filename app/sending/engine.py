@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from uuid import uuid4
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from redis.exceptions import RedisError
@@ -40,6 +39,7 @@ from ..models import (
     SkipReason,
 )
 from ..redis import get_queue, get_redis
+from ..shop_calendar import shop_zone
 from . import limiter, settings, windows
 from .eligibility import Recipient, skip_reason
 from .providers import Handed, Outgoing, Provider, provider
@@ -99,17 +99,9 @@ class Planned:
         return {job_id: (ids, self.due_at) for job_id, ids in self.batches.items()}
 
 
-def shop_zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["SHOP_TIMEZONE"])
-
-
-def send_windows(kind: str, sender: Provider) -> windows.WeekWindows:
-    return settings.windows_for(kind, sender.marketing_curfew)
-
-
 def leaves_at(kind: str, moment: datetime, sender: Provider | None = None) -> datetime:
     """When a message of `kind` queued at `moment` (naive UTC) leaves: its window's next opening."""
-    return windows.next_send_time(moment, send_windows(kind, sender or provider()), shop_zone())
+    return settings.leaves_at(kind, moment, (sender or provider()).marketing_curfew)
 
 
 # --- who may receive -------------------------------------------------------------------------
@@ -334,6 +326,8 @@ def send_batch(ids: Sequence[int], now: datetime | None = None) -> BatchResult:
         leave_out=claimed,
     )
     zone = shop_zone()
+    weeks: dict[tuple[str, str], windows.WeekWindows] = {}
+    open_now: dict[tuple[str, str], bool] = {}
     senders: dict[str, Provider] = {}
     by_sender: dict[str, list] = defaultdict(list)
     skips: list[dict] = []
@@ -347,8 +341,13 @@ def send_batch(ids: Sequence[int], now: datetime | None = None) -> BatchResult:
         if reason is not None:
             skips.append({"message_id": row.id, "reason": reason})
             continue
-        week = settings.windows_for(row.kind, sender.marketing_curfew)
-        if not windows.is_open(now, week, zone):
+        week = weeks.get((row.kind, row.provider))
+        if week is None:
+            week = weeks[row.kind, row.provider] = settings.windows_for(
+                row.kind, sender.marketing_curfew, rules.windows
+            )
+            open_now[row.kind, row.provider] = windows.is_open(now, week, zone)
+        if not open_now[row.kind, row.provider]:
             later[windows.next_send_time(now, week, zone)].append(row.id)
             continue
         if row.kind == MessageKind.MARKETING:
@@ -410,7 +409,7 @@ def _hand_over(sender: Provider, rows: list, token: str, result: BatchResult, cl
             _release([r.id for c in chunks[done + 1 :] for r in c], token)
             return
         _record_answers(answers, token, clock())
-        own = sender.own_receipts(answers)
+        delivered = [r.message_id for r in sender.own_receipts(answers)]
         result.sent += sum(a.accepted for a in answers)
         result.failed += sum(not a.accepted for a in answers)
         # News from this worker: what it still holds keeps its claim.
@@ -420,39 +419,46 @@ def _hand_over(sender: Provider, rows: list, token: str, result: BatchResult, cl
             .values(lease_until=clock() + lease)
         )
         db.session.commit()
-        if own:
-            _receipts_later(sender.name, own)
+        if delivered:
+            _receipts_later(sender.name, delivered)
 
 
-def _receipts_later(provider_name: str, receipts: list) -> None:
-    from .jobs import record_receipts
+def _receipts_later(provider_name: str, message_ids: list[int]) -> None:
+    from .jobs import record_own_receipts
 
     try:
-        get_queue().enqueue_in(OWN_RECEIPTS_AFTER, record_receipts, provider_name, receipts)
+        get_queue().enqueue_in(OWN_RECEIPTS_AFTER, record_own_receipts, provider_name, message_ids)
     except RedisError:
-        log.exception("%s: receipts of %d messages not recorded", provider_name, len(receipts))
+        log.exception("%s: receipts of %d messages not recorded", provider_name, len(message_ids))
 
 
 def _record_answers(answers: Sequence[Handed], token: str, at: datetime) -> None:
-    # The claim, not the status, says the answer is this worker's to record: a message the
-    # sweeper marked "outcome unknown" meanwhile is settled by the answer that did come.
-    db.session.connection().execute(
-        update(messages)
-        .where(messages.c.id == bindparam("message_id"), messages.c.claim == token)
-        .values(
-            status=bindparam("status"),
-            provider_ref=bindparam("ref"),
-            error=bindparam("err"),
-            sent_at=at,
-            lease_until=None,
-        ),
+    """Record the provider's answer for each message of this worker's claim.
+
+    The claim, not only the status, says the answer is this worker's to record: a message the
+    sweeper marked "outcome unknown" meanwhile is settled by the answer that did come, and one
+    whose receipt overtook the answer (delivered, failed) stays as the receipt left it.
+    One executemany straight to the driver: SQLAlchemy's processing of 500 rows of parameters
+    cost more than the updates themselves (23 ms of a 56 ms batch, measured on SQLite).
+    """
+    connection = db.session.connection()
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    to_driver = messages.c.sent_at.type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
+    sent_at = to_driver(at) if to_driver else at
+    open_statuses = (MessageStatus.SENDING.value, MessageStatus.UNKNOWN.value)
+    connection.exec_driver_sql(
+        f"UPDATE messages SET status = {mark}, provider_ref = {mark}, error = {mark}, sent_at = {mark}, "
+        f"lease_until = NULL WHERE id = {mark} AND claim = {mark} AND status IN ({mark}, {mark})",
         [
-            {
-                "message_id": a.message_id,
-                "status": MessageStatus.SENT if a.accepted else MessageStatus.FAILED,
-                "ref": a.provider_ref,
-                "err": (a.error or "")[:300] or None,
-            }
+            (
+                (MessageStatus.SENT if a.accepted else MessageStatus.FAILED).value,
+                a.provider_ref,
+                (a.error or "")[:300] or None,
+                sent_at,
+                a.message_id,
+                token,
+                *open_statuses,
+            )
             for a in answers
         ],
     )
@@ -583,7 +589,7 @@ def resume(campaign_id: int, kind: str, sender: Provider, now: datetime) -> dict
         .where(messages.c.campaign_id == campaign_id, messages.c.status == MessageStatus.PAUSED)
         .order_by(messages.c.id)
     ).all()
-    week = send_windows(kind, sender)
+    week = settings.windows_for(kind, sender.marketing_curfew)
     by_due: dict[datetime, list[int]] = defaultdict(list)
     for message_id, due_at in rows:
         by_due[windows.next_send_time(max(due_at, now), week, shop_zone())].append(message_id)

@@ -5,7 +5,6 @@ from datetime import timedelta
 from ..extensions import db
 from ..redis import get_redis
 from . import engine, inbound
-from .providers import Receipt
 
 SWEEP_EVERY = 60  # seconds; RQ's cron scheduler in worker.py starts the sweep this often
 _SWEEPING = "sms:sweeping"
@@ -15,9 +14,9 @@ def send_batch(ids: list[int]) -> dict:
     return vars(engine.send_batch(ids))
 
 
-def record_receipts(provider_name: str, receipts: list[Receipt]) -> int:
-    """Receipts an adapter made itself (the log provider's), recorded as a webhook's would be."""
-    recorded = inbound.record_receipts(provider_name, receipts)
+def record_own_receipts(provider_name: str, message_ids: list[int]) -> int:
+    """The receipts an adapter makes itself (the log provider's): delivered, every one."""
+    recorded = inbound.record_deliveries(provider_name, message_ids)
     db.session.commit()
     return recorded
 

@@ -4,7 +4,7 @@ One SendingSettings row (id 1) holds them once an admin has saved them; until th
 defaults apply. Services never commit: the caller does.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from .. import audit_log
@@ -31,7 +31,7 @@ def load() -> Settings:
     """The saved settings, or the defaults while none were saved (nothing is written)."""
     row = db.session.get(SendingSettings, ROW_ID)
     if row is None:
-        return DEFAULTS
+        return replace(DEFAULTS, windows=dict(DEFAULTS.windows))  # a copy: the caller may change it
     return Settings(windows.from_stored(row.windows), row.marketing_cap, row.cap_days)
 
 
@@ -68,10 +68,10 @@ def save(week: WeekWindows, marketing_cap: int, cap_days: int, actor: User) -> S
     return new
 
 
-def windows_for(kind: str, curfew: Curfew) -> WeekWindows:
-    """The windows a message of `kind` leaves in: the shop's for service messages, the shop's
-    minus the provider's marketing curfew for marketing ones."""
-    shop = load().windows
+def windows_for(kind: str, curfew: Curfew, shop: WeekWindows | None = None) -> WeekWindows:
+    """The windows a message of `kind` leaves in: the shop's (`shop`, else as saved) for service
+    messages, the shop's minus the provider's marketing curfew for marketing ones."""
+    shop = shop if shop is not None else load().windows
     if kind == MessageKind.MARKETING:
         return windows.effective(shop, curfew)
     if kind == MessageKind.SERVICE:

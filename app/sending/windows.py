@@ -95,7 +95,8 @@ def _time_of_day(hours: str, minutes: str, closing: bool) -> time:
     if closing and (hour, minute) == (24, 0):
         return MIDNIGHT
     if hour > 23 or minute > 59:
-        raise BadWindows(_l("%(time)s is not a time of day.", time=f"{hours}:{minutes}"))
+        typed = f"{hours}:{minutes}"
+        raise BadWindows(_l("%(time)s is not a time of day.", time=typed))
     return time(hour, minute)
 
 

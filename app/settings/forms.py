@@ -65,8 +65,8 @@ class SendingForm(FlaskForm):
     friday = WindowsField(WEEKDAY_LABELS[4])
     saturday = WindowsField(WEEKDAY_LABELS[5])
     sunday = WindowsField(WEEKDAY_LABELS[6])
-    marketing_cap = CountField(_l("Marketing messages a customer receives at most"), 1, MAX_CAP)
-    cap_days = CountField(_l("in this many days"), 1, MAX_CAP_DAYS)
+    marketing_cap = CountField(_l("At most"), 1, MAX_CAP)
+    cap_days = CountField(_l("In how many days"), 1, MAX_CAP_DAYS)
 
     @classmethod
     def of(cls, saved: Settings) -> "SendingForm":

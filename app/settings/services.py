@@ -1,32 +1,23 @@
 """What the settings pages show: the shop's windows beside what each kind of message gets."""
 
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime
 
 from flask import current_app
 
 from ..sending import settings as sending_settings
 from ..sending import windows
+from ..sending.providers import provider
 from ..sending.windows import Curfew, Cut, NoSendWindow, Window
-
-# The marketing curfew of each provider SMS_PROVIDER may name (shop time; an end before its
-# start runs past midnight). Until the provider registry exists (app.sending.providers, being
-# written alongside), it is this table; the lead switches active_curfew to the registry on
-# merge, where each adapter declares its own `marketing_curfew`.
-CURFEWS: dict[str, Curfew] = {
-    "log": ((time(20, 0), time(8, 0)),),  # the default: it stands in for a mainland provider
-    "aliyun": ((time(20, 0), time(8, 0)),),
-    "twilio": ((time(21, 0), time(8, 0)),),  # TCPA quiet hours
-}
 
 
 def active_provider() -> str:
     return current_app.config["SMS_PROVIDER"]
 
 
-def active_curfew(provider: str | None = None) -> Curfew:
-    """The hours in which `provider` (the active one by default) forbids marketing SMS."""
-    return CURFEWS[provider or active_provider()]
+def active_curfew(name: str | None = None) -> Curfew:
+    """The hours in which provider `name` (the active one by default) forbids marketing SMS."""
+    return provider(name).marketing_curfew
 
 
 @dataclass(frozen=True)

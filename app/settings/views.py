@@ -7,7 +7,7 @@ from ..access import roles_required
 from ..extensions import db
 from ..htmx import render
 from ..labels import MESSAGE_KIND_LABELS, WEEKDAY_LABELS
-from ..models import MessageKind, Role
+from ..models import MessageKind, Role, utcnow
 from ..sending import settings as sending_settings
 from ..sending.windows import text
 from ..shop_calendar import shop_time_to_utc, shop_zone, to_shop_time
@@ -61,7 +61,8 @@ def sending():
         flash(_("Sending settings saved."), "success")
         return redirect(url_for("settings.sending"))
     curfew = services.active_curfew()
-    when = WhenForm(request.args)
+    now = to_shop_time(utcnow()).replace(tzinfo=None, second=0, microsecond=0)
+    when = WhenForm(request.args, at=now)  # asked about once a time is sent; now until then
     return render(
         "settings/sending.html",
         "when",

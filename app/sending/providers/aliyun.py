@@ -27,13 +27,9 @@ import ipaddress
 import json
 import logging
 from datetime import time
+from typing import Any
 from urllib.parse import urlsplit
 
-from alibabacloud_dysmsapi20170525.client import Client
-from alibabacloud_dysmsapi20170525.models import SendSmsRequest
-from alibabacloud_tea_openapi.exceptions import ClientException, ThrottlingException
-from alibabacloud_tea_openapi.utils_models import Config
-from darabonba.runtime import RuntimeOptions
 from werkzeug import Request
 
 from . import Handed, Outgoing, Provider, Receipt, Reply, reading
@@ -55,11 +51,15 @@ class AliyunProvider(Provider):
     needs_template_code = True
     required_settings = ("ALIYUN_ACCESS_KEY_ID", "ALIYUN_ACCESS_KEY_SECRET", "ALIYUN_SIGN_NAME")
 
-    _client: Client | None = None
+    _client: Any = None
 
-    def client(self) -> Client:
-        """The SDK's client, made on first use (the webhooks need no keys)."""
+    def client(self):
+        """The SDK's client, made on first use (the webhooks need no keys). The SDK is imported
+        here: it takes a second or more, which only a process that sends should pay."""
         if self._client is None:
+            from alibabacloud_dysmsapi20170525.client import Client
+            from alibabacloud_tea_openapi.utils_models import Config
+
             host, protocol = endpoint(self.config["ALIYUN_SMS_ENDPOINT"])
             milliseconds = int(float(self.config["SMS_SEND_TIMEOUT_SECONDS"]) * 1000)
             self._client = Client(
@@ -80,6 +80,10 @@ class AliyunProvider(Provider):
         return [self._send_one(message) for message in batch]
 
     def _send_one(self, message: Outgoing) -> Handed:
+        from alibabacloud_dysmsapi20170525.models import SendSmsRequest
+        from alibabacloud_tea_openapi.exceptions import ClientException, ThrottlingException
+        from darabonba.runtime import RuntimeOptions
+
         if not message.template_code:
             return Handed(message.message_id, accepted=False, error="no Aliyun template code for this message")
         request = SendSmsRequest(
