@@ -114,9 +114,9 @@ def register_blueprints(app: Flask) -> None:
         imports,
         campaigns,
         reports,
+        messages,
         settings,
         webhooks,
-        messages,
     )
     for area in areas:
         app.register_blueprint(area.bp)

@@ -13,7 +13,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import Select, select
 
 from .extensions import db
-from .models import Customer, FollowUp, Role, User
+from .models import Customer, FollowUp, Message, Role, User
 
 
 def roles_required(*roles: Role):
@@ -62,6 +62,22 @@ def follow_up_or_404(task_id: int, user: User | None = None) -> FollowUp:
     return task
 
 
+def visible_messages(user: User) -> Select:
+    """The SMS `user` may see: those of their customers; supervisors and admins see every
+    message, those to no customer included."""
+    query = select(Message)
+    if not user.sees_everyone:
+        query = query.where(Message.customer_id.in_(visible_customers(user).with_only_columns(Customer.id)))
+    return query
+
+
+def message_or_404(message_id: int, user: User | None = None) -> Message:
+    message = db.session.scalar(visible_messages(user or current_user).where(Message.id == message_id))
+    if message is None:
+        abort(404)
+    return message
+
+
 # (endpoint, label, roles allowed); the navigation shows each role only what it may open.
 _NAV = [
     ("followups.queue", _l("My queue"), tuple(Role)),
@@ -69,6 +85,7 @@ _NAV = [
     ("customers.new", _l("Register"), tuple(Role)),
     ("assignment.index", _l("Assignment"), (Role.SUPERVISOR, Role.ADMIN)),
     ("imports.index", _l("Import"), (Role.SUPERVISOR, Role.ADMIN)),
+    ("messages.log", _l("Messages"), tuple(Role)),
     ("followup_audit.index", _l("Audit"), (Role.SUPERVISOR, Role.ADMIN)),
     ("campaigns.index", _l("Campaigns"), (Role.SUPERVISOR, Role.ADMIN)),
     ("reports.overview", _l("Overview"), (Role.SUPERVISOR, Role.ADMIN)),

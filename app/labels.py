@@ -14,6 +14,7 @@ from .models import (
     Kind,
     Layer,
     MessageKind,
+    MessageStatus,
     OrderStatus,
     Outcome,
     Review,
@@ -104,6 +105,24 @@ BLACKLIST_REASON_LABELS = {
     BlacklistReason.INVALID_NUMBER: _l("Invalid number"),
 }
 MESSAGE_KIND_LABELS = {MessageKind.SERVICE: _l("Service"), MessageKind.MARKETING: _l("Marketing")}
+MESSAGE_STATUS_LABELS = {
+    MessageStatus.SCHEDULED: _l("Scheduled"),
+    MessageStatus.PAUSED: _l("Paused"),
+    MessageStatus.SENDING: _l("Sending"),
+    MessageStatus.SENT: _l("Sent"),
+    MessageStatus.DELIVERED: _l("Delivered"),
+    MessageStatus.FAILED: _l("Failed"),
+    MessageStatus.SKIPPED: _l("Skipped"),
+    MessageStatus.UNKNOWN: _l("Outcome unknown"),
+}
+SKIP_REASON_LABELS = {
+    SkipReason.BLACKLISTED: _l("Blacklisted"),
+    SkipReason.FLAGGED: _l("Flagged: no marketing"),
+    SkipReason.NO_PHONE: _l("No valid phone"),
+    SkipReason.FREQUENCY_CAP: _l("Over the frequency cap"),
+    SkipReason.MISSING_VALUE: _l("A value of the template is missing"),
+    SkipReason.CANCELLED: _l("Campaign cancelled"),
+}
 # Weekdays as datetime.weekday() and the send windows (app.sending.windows) number them.
 WEEKDAY_LABELS = {
     0: _l("Monday"),
@@ -127,6 +146,8 @@ AUDIT_ACTION_LABELS = {
     AuditAction.FOLLOW_UP_CANCELLED: _l("Follow-up cancelled"),
     AuditAction.FOLLOW_UP_STATE_CHANGED: _l("Follow-up state changed"),
     AuditAction.BLACKLIST_ADDED: _l("Phone blacklisted"),
+    AuditAction.SMS_SENT_BY_HAND: _l("SMS sent by hand"),
+    AuditAction.SMS_OUTCOME_RESOLVED: _l("SMS outcome settled"),
     AuditAction.SEND_WINDOWS_SAVED: _l("Sending settings saved"),
     AuditAction.SMS_TEMPLATE_SAVED: _l("SMS template saved"),
     AuditAction.BLACKLIST_REMOVED: _l("Removed from the blacklist"),

@@ -23,10 +23,13 @@ from app.models import (
     Customer,
     ImportRun,
     ImportState,
+    Message,
     MessageKind,
+    MessageStatus,
     Role,
     SmsTemplate,
     User,
+    utcnow,
 )
 
 ANONYMOUS = "anonymous"
@@ -107,6 +110,11 @@ EXPECTED = {
     ("campaigns.cancel", "POST"): _statuses(302, 403, 302, 302),
     ("campaigns.pause", "POST"): _statuses(302, 403, 200, 200),
     ("campaigns.resume", "POST"): _statuses(302, 403, 200, 200),
+    ("messages.log", "GET"): everyone_signed_in(200),
+    ("messages.send", "GET"): everyone_signed_in(200),
+    ("messages.send", "POST"): everyone_signed_in(422),
+    # The message to settle is of another person's customer: an admin's empty form is refused.
+    ("messages.settle", "POST"): _statuses(302, 403, 403, 422),
     ("settings.sending", "GET"): _statuses(302, 403, 403, 200),
     ("settings.sending", "POST"): _statuses(302, 403, 403, 422),
     ("messages.templates", "GET"): _statuses(302, 403, 200, 200),
@@ -182,6 +190,22 @@ def _draft_campaign(author: User) -> Campaign:
     return campaign
 
 
+def _message(customer: Customer, status: MessageStatus) -> Message:
+    message = Message(
+        dedupe_key=f"test:{customer.id}:{status}",
+        customer_id=customer.id,
+        kind=MessageKind.SERVICE,
+        phone=customer.phone,
+        body="【小店】您好",
+        provider="log",
+        status=status,
+        due_at=utcnow(),
+    )
+    db.session.add(message)
+    db.session.commit()
+    return message
+
+
 def _values(arguments, user, world, make_customer):
     values = {}
     for name, fixed in arguments.items():
@@ -194,6 +218,8 @@ def _values(arguments, user, world, make_customer):
             values[name] = world["other"].id
         elif name == "campaign_id":
             values[name] = _draft_campaign(world["other"]).id
+        elif name == "message_id":
+            values[name] = _message(world["others_customer"], MessageStatus.UNKNOWN).id
         elif name == "entry_id":  # an active blacklist entry
             entry = blacklist.add("+8613900000009", BlacklistReason.MANUAL, source="form", actor=None)
             db.session.commit()

@@ -320,7 +320,7 @@ def test_cards_take_the_same_few_queries_however_many_there_are(app, sales, make
         try:
             cards, _more = services.queue_cards(sales_id, Bucket.OVERDUE, NOW)
             for card in cards:  # what a card shows
-                _shown = (card.task.customer.name, card.orders, card.last)  # noqa: F841
+                _shown = (card.task.customer.name, card.orders, card.last, card.replies)  # noqa: F841
         finally:
             event.remove(db.engine, "before_cursor_execute", listener)
         return len(cards), len(statements)
@@ -328,7 +328,8 @@ def test_cards_take_the_same_few_queries_however_many_there_are(app, sales, make
     few, few_queries = queries_for_cards(2)
     many, many_queries = queries_for_cards(7)
     assert (few, many) == (2, 9)
-    assert few_queries == many_queries == 3  # the tasks with their customers, the last contacts, the orders
+    # The tasks with their customers, the last contacts, the orders, the SMS replies.
+    assert few_queries == many_queries == 4
 
 
 def test_show_more_pages_by_position_so_recorded_cards_shift_nothing(sales, make_customer):

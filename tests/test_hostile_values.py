@@ -24,7 +24,19 @@ from app.blacklist import services as blacklist
 from app.extensions import db
 from app.followups import services as followups
 from app.imports.presets import PRESETS
-from app.models import BlacklistEntry, BlacklistReason, Campaign, ImportRun, ImportState, Role, SmsTemplate
+from app.models import (
+    BlacklistEntry,
+    BlacklistReason,
+    Campaign,
+    ImportRun,
+    ImportState,
+    Message,
+    MessageKind,
+    MessageStatus,
+    Role,
+    SmsTemplate,
+    utcnow,
+)
 
 APP = Path(__file__).resolve().parent.parent / "app"
 
@@ -200,6 +212,17 @@ def records(make_user, make_customer, make_order):
     discarded = ImportRun(
         filename="x.csv", content=_taobao_csv(), preset="taobao", started_by_id=admin.id, state=ImportState.MAPPING
     )
+    # A message whose outcome is unknown, for an admin to settle.
+    message = Message(
+        dedupe_key="hostile:1",
+        customer_id=customer.id,
+        kind=MessageKind.SERVICE,
+        phone=customer.phone,
+        body="【小店】您好",
+        provider="log",
+        status=MessageStatus.UNKNOWN,
+        due_at=utcnow(),
+    )
     template = SmsTemplate(
         name="活动通知",
         kind="marketing",
@@ -219,7 +242,7 @@ def records(make_user, make_customer, make_order):
         rejected=[{"line": 3, "reason": "x", "code": "bad_phone", "params": {"value": "abc"}}],
         notes=[{"line": 4, "reason": "x", "code": "already", "params": {"phone": "+8613812345678"}}],
     )
-    db.session.add_all([*runs.values(), discarded, numbers, template])
+    db.session.add_all([*runs.values(), discarded, numbers, template, message])
     db.session.flush()
     blacklist.remove(removed, "不再投诉", admin)
     campaign = Campaign(name="春季上新", template_id=template.id, audience={"layer": "key"}, created_by_id=admin.id)
@@ -233,6 +256,7 @@ def records(make_user, make_customer, make_order):
         "run_id": runs[ImportState.DONE].id,
         "mapping_run_id": runs[ImportState.MAPPING].id,
         "discarded_run_id": discarded.id,
+        "message_id": message.id,
         # The log provider's webhooks, with their secret: the walk gets past the secret to the body.
         "provider_name": "log",
         "secret": WEBHOOK_SECRET,
@@ -307,7 +331,16 @@ def test_no_route_answers_5xx_to_hostile_values(app, client, login, records, mon
             for number in (
                 PATH_IDS
                 if rule.arguments
-                & {"customer_id", "task_id", "user_id", "run_id", "template_id", "entry_id", "campaign_id"}
+                & {
+                    "customer_id",
+                    "task_id",
+                    "user_id",
+                    "run_id",
+                    "template_id",
+                    "entry_id",
+                    "campaign_id",
+                    "message_id",
+                }
                 else []
             ):
                 path = {**_path_values(rule, records)}

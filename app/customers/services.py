@@ -16,7 +16,19 @@ from ..extensions import db
 from ..followups import services as followups
 from ..forms import UNASSIGNED
 from ..labels import ACTIVITY_LABELS, LAYER_LABELS, PLATFORM_LABELS, SOURCE_LABELS, TIER_LABELS
-from ..models import AuditAction, AuditEntry, Complaint, Customer, CustomerAccount, Order, Role, User, utcnow
+from ..models import (
+    AuditAction,
+    AuditEntry,
+    Complaint,
+    Customer,
+    CustomerAccount,
+    Message,
+    Order,
+    Role,
+    SmsReply,
+    User,
+    utcnow,
+)
 from ..search import plan as search_plan
 from ..search import terms_of
 from ..segments import Thresholds, refresh_figures
@@ -261,27 +273,43 @@ def merge(kept: Customer, other: Customer, actor: User, now: datetime | None = N
 @dataclass
 class Event:
     at: datetime
-    kind: str  # order, complaint, audit
+    kind: str  # order, complaint, message, reply, audit
     item: object
 
 
 def timeline(customer: Customer, limit: int = 100) -> list[Event]:
-    """Orders, complaints and recorded changes, newest first."""
+    """Orders, complaints, SMS sent and received, and recorded changes, newest first."""
     orders = db.session.scalars(
         select(Order).where(Order.customer_id == customer.id).order_by(Order.created_at.desc()).limit(limit)
     )
     complaints = db.session.scalars(
         select(Complaint).where(Complaint.customer_id == customer.id).order_by(Complaint.at.desc()).limit(limit)
     )
-    # A complaint's own audit entry would show it twice: the complaint row says it all.
+    # A message is placed at the time it left, or is (was) due to leave.
+    messages = db.session.scalars(
+        select(Message)
+        .options(selectinload(Message.template))
+        .where(Message.customer_id == customer.id)
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(limit)
+    )
+    replies = db.session.scalars(
+        select(SmsReply).where(SmsReply.customer_id == customer.id).order_by(SmsReply.received_at.desc()).limit(limit)
+    )
+    # A complaint's or a message's own audit entry would show it twice: its row says it all.
     entries = db.session.scalars(
         select(AuditEntry)
-        .where(AuditEntry.customer_id == customer.id, AuditEntry.action != AuditAction.CUSTOMER_COMPLAINT)
+        .where(
+            AuditEntry.customer_id == customer.id,
+            AuditEntry.action.not_in((AuditAction.CUSTOMER_COMPLAINT, AuditAction.SMS_SENT_BY_HAND)),
+        )
         .order_by(AuditEntry.at.desc())
         .limit(limit)
     )
     events = [Event(o.created_at, "order", o) for o in orders]
     events += [Event(c.at, "complaint", c) for c in complaints]
+    events += [Event(m.sent_at or m.due_at, "message", m) for m in messages]
+    events += [Event(r.received_at, "reply", r) for r in replies]
     events += [Event(e.at, "audit", e) for e in entries]
     return sorted(events, key=lambda e: e.at, reverse=True)[:limit]
 

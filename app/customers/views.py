@@ -20,10 +20,12 @@ from ..labels import (
     FOLLOW_UP_STATE_LABELS,
     KIND_LABELS,
     LAYER_LABELS,
+    MESSAGE_STATUS_LABELS,
     ORDER_STATUS_LABELS,
     OUTCOME_LABELS,
     PLATFORM_LABELS,
     REVIEW_LABELS,
+    SKIP_REASON_LABELS,
     SOURCE_LABELS,
     TIER_LABELS,
 )
@@ -48,6 +50,8 @@ LABELS = {
     "follow_up_states": FOLLOW_UP_STATE_LABELS,
     "blacklist_reasons": BLACKLIST_REASON_LABELS,
     "actions": AUDIT_ACTION_LABELS,
+    "message_statuses": MESSAGE_STATUS_LABELS,
+    "skip_reasons": SKIP_REASON_LABELS,
 }
 
 

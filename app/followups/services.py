@@ -6,7 +6,7 @@ customers and tasks, and writes each change to the audit log. Nothing here commi
 caller commits the whole change at once, or rolls it back.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -25,6 +25,7 @@ from ..models import (
     FollowUpStatus,
     Order,
     Role,
+    SmsReply,
     User,
     utcnow,
 )
@@ -484,11 +485,15 @@ class Card:
     orders: list[Row]  # the customer's last three orders, newest first: created_at, amount, status, paid_at
     days_overdue: int
     new_order: bool  # a paid order came after the last contact
+    # SMS the customer sent back since the last contact (opt-outs left out: the number is
+    # blacklisted and the timeline says so), newest first: body, received_at.
+    replies: list[Row] = field(default_factory=list)
 
 
 # Cards per section and per "Show more": a day's work starts at the top, and each card costs
 # about a millisecond to build and draw (bench/README.md).
 CARDS_AT_ONCE = 10
+REPLIES_ON_A_CARD = 3  # the newest replies since the last contact; the timeline has them all
 
 
 def queue_cards(
@@ -509,13 +514,13 @@ def queue_cards(
 
 
 def cards_of(tasks: list[FollowUp], now: datetime) -> list[Card]:
-    """Cards for `tasks` (their customers loaded), in two queries whatever their number.
+    """Cards for `tasks` (their customers loaded), in three queries whatever their number.
 
     The last contacts and orders are read as plain rows: a page has sixty cards, and
     building a model object for each of their rows cost more than the queries.
     """
     customer_ids = {task.customer_id for task in tasks}
-    last_done, orders = {}, {}
+    last_done, orders, replies = {}, {}, {}
     if customer_ids:
         ranked = _ranked(
             FollowUp,
@@ -546,6 +551,17 @@ def cards_of(tasks: list[FollowUp], now: datetime) -> list[Card]:
         )
         for row in rows:
             orders.setdefault(row.customer_id, []).append(row)
+        ranked = _ranked(
+            SmsReply, customer_ids, (SmsReply.received_at.desc(), SmsReply.id.desc()), SmsReply.opted_out.is_(False)
+        )
+        rows = db.session.execute(
+            select(SmsReply.customer_id, SmsReply.body, SmsReply.received_at)
+            .join(ranked, SmsReply.id == ranked.c.id)
+            .where(ranked.c.rank <= REPLIES_ON_A_CARD)
+            .order_by(SmsReply.customer_id, ranked.c.rank)
+        )
+        for row in rows:
+            replies.setdefault(row.customer_id, []).append(row)
     zone = shop_zone()
     cards = []
     for task in tasks:
@@ -556,6 +572,7 @@ def cards_of(tasks: list[FollowUp], now: datetime) -> list[Card]:
         if customer.last_paid_at:
             paid.append(customer.last_paid_at)
         new_order = bool(paid) and customer.last_contact_at is not None and max(paid) > customer.last_contact_at
+        since = customer.last_contact_at
         cards.append(
             Card(
                 task=task,
@@ -563,6 +580,7 @@ def cards_of(tasks: list[FollowUp], now: datetime) -> list[Card]:
                 orders=recent,
                 days_overdue=cycles.days_late(task.due_at, now, zone),
                 new_order=new_order,
+                replies=[r for r in replies.get(task.customer_id, []) if since is None or r.received_at > since],
             )
         )
     return cards

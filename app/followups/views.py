@@ -40,6 +40,8 @@ def _labels() -> dict:
         "not_contacted": _("Not contacted yet."),
         "new_order": _("New order since last contact"),
         "timeline": _("Timeline"),
+        "replied": _("Replied:"),
+        "send_sms": _("Send an SMS"),
         "overdue": {n: catalog.ungettext("%(num)d day overdue", "%(num)d days overdue", n) for n in (1, 2)},
     }
     return translated | {"note_max": NOTE_MAX}

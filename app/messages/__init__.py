@@ -1,4 +1,4 @@
-"""SMS pages (SPEC §7): templates with their live preview; the message log will join them."""
+"""SMS pages (SPEC §7): the templates with their live preview, the message log, sending one message by hand."""
 
 from flask import Blueprint
 

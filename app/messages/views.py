@@ -1,3 +1,7 @@
+"""The messages area's routes: the templates pages here; the message log (log_views) and sending
+one message (send_views) in modules of their own, imported here so that their routes are on the
+blueprint."""
+
 from flask import current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -9,7 +13,7 @@ from ..htmx import render
 from ..labels import MESSAGE_KIND_LABELS, PROVIDER_LABELS
 from ..models import Role, SmsTemplate
 from ..sending.providers import PROVIDER_NAMES
-from . import bp, services
+from . import bp, log_views, send_views, services  # noqa: F401  (log_views, send_views: their routes)
 from .forms import DEFAULTABLE, TemplateForm, known_placeholders, template_data
 
 EDITORS = (Role.SUPERVISOR, Role.ADMIN)
