@@ -85,21 +85,59 @@ _NAV = [
     ("customers.new", _l("Register"), tuple(Role)),
     ("assignment.index", _l("Assignment"), (Role.SUPERVISOR, Role.ADMIN)),
     ("imports.index", _l("Import"), (Role.SUPERVISOR, Role.ADMIN)),
-    ("messages.log", _l("Messages"), tuple(Role)),
     ("followup_audit.index", _l("Audit"), (Role.SUPERVISOR, Role.ADMIN)),
-    ("campaigns.index", _l("Campaigns"), (Role.SUPERVISOR, Role.ADMIN)),
     ("reports.overview", _l("Overview"), (Role.SUPERVISOR, Role.ADMIN)),
+    ("messages.log", _l("SMS"), tuple(Role)),
+    ("accounts.users", _l("Users"), (Role.ADMIN,)),
+]
+# The SMS pages: one link in the navigation, and a row of tabs on each of them.
+_SMS_TABS = [
+    ("messages.log", _l("Messages"), tuple(Role)),
+    ("campaigns.index", _l("Campaigns"), (Role.SUPERVISOR, Role.ADMIN)),
     ("messages.templates", _l("SMS templates"), (Role.SUPERVISOR, Role.ADMIN)),
     ("blacklist.index", _l("Blacklist"), (Role.SUPERVISOR, Role.ADMIN)),
-    ("accounts.users", _l("Users"), (Role.ADMIN,)),
-    ("settings.sending", _l("Settings"), (Role.ADMIN,)),
+    ("settings.sending", _l("Sending settings"), (Role.ADMIN,)),
 ]
+# Each SMS area's pages and the tab they come under.
+_SMS_AREAS = {
+    "messages": "messages.log",
+    "campaigns": "campaigns.index",
+    "blacklist": "blacklist.index",
+    "settings": "settings.sending",
+}
 
 
-def nav_items() -> list[tuple[str, str, str]]:
+def _sms_tab_of(endpoint: str | None) -> str | None:
+    """The SMS tab a page belongs to, or None for a page outside the SMS area."""
+    area, _, view = (endpoint or "").partition(".")
+    if area == "messages" and "template" in view:
+        return "messages.templates"
+    return _SMS_AREAS.get(area)
+
+
+def nav_items() -> list[tuple[str, str, bool]]:
+    """(address, label, whether the page shown is under it) of each link the user may follow."""
     if not current_user.is_authenticated:
         return []
-    return [(endpoint, url_for(endpoint), label) for endpoint, label, roles in _NAV if current_user.role in roles]
+    in_sms = _sms_tab_of(request.endpoint) is not None
+    return [
+        (url_for(endpoint), label, request.endpoint == endpoint or (endpoint == "messages.log" and in_sms))
+        for endpoint, label, roles in _NAV
+        if current_user.role in roles
+    ]
+
+
+def sms_tabs() -> list[tuple[str, str, bool]]:
+    """The tabs of the SMS pages the user may open, on those pages; none when only one is theirs."""
+    current = _sms_tab_of(request.endpoint)
+    if not current_user.is_authenticated or current is None:
+        return []
+    tabs = [
+        (url_for(endpoint), label, endpoint == current)
+        for endpoint, label, roles in _SMS_TABS
+        if current_user.role in roles
+    ]
+    return tabs if len(tabs) > 1 else []
 
 
 def local_url(target: str | None, fallback: str) -> str:

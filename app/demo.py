@@ -8,6 +8,7 @@ import bisect
 import heapq
 import itertools
 import random
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 
@@ -19,21 +20,28 @@ from .extensions import db
 from .followups import services
 from .jobs import recompute_segments
 from .models import (
+    AuditEntry,
+    BlacklistEntry,
+    BlacklistReason,
     Channel,
     Customer,
     CustomerAccount,
     FollowUp,
+    Message,
+    MessageKind,
     Order,
     OrderStatus,
     Outcome,
     Review,
     Role,
+    SmsTemplate,
     Source,
     User,
     utcnow,
 )
 from .search import reindex, text_for
 from .segments import Thresholds, recompute
+from .shop_calendar import day_start, shop_date, shop_zone
 
 DEMO_USERS = [
     ("admin", "王管理", Role.ADMIN),
@@ -263,7 +271,8 @@ class History:
         if outcome == Outcome.ORDERED:
             self._order(task.customer, at + timedelta(minutes=self.rng.randint(5, 50)))
         elif outcome == Outcome.DO_NOT_CONTACT and task.customer.phone:
-            blacklist.add_for_follow_up(task, owner)
+            with _played_at(at):
+                blacklist.add_for_follow_up(task, owner)
         self._plan_work(recorded.next_task)
 
     def _order(self, customer: Customer, at) -> None:
@@ -318,7 +327,151 @@ def seed(customer_count: int = 300, seed_value: int = 7) -> list[tuple[str, str,
     _registered_before_ordering(customers, orders, rng)
     History(rng, users, customers, orders).play()
     recompute_segments()
+    _texting(users, rng)
     return [(u.username, u.role, demo_password(u.username)) for u in users]
+
+
+# SMS templates as a shop writes them; the codes stand for the ones Aliyun's console approved.
+DEMO_TEMPLATES = [
+    (
+        "发货通知",
+        MessageKind.SERVICE,
+        "{name}您好，您的订单{order_no}已发货，请留意查收。",
+        {},
+        {"aliyun": {"code": "SMS_300000001", "variables": {"name": "name", "order": "order_no"}}},
+    ),
+    (
+        "老客回购券",
+        MessageKind.MARKETING,
+        "{name}您好，感谢一直以来的支持！送您一张{coupon}，{expires}前有效，戳 {link} 领取",
+        {"coupon": "满200减20券", "expires": "12月31日", "link": "m.tb.cn/h.demo"},
+        {"aliyun": {"code": "SMS_300000002", "variables": {"name": "name", "coupon": "coupon", "date": "expires"}}},
+    ),
+]
+
+
+@contextmanager
+def _played_at(moment):
+    """What the block writes happened at `moment`, in the past: the audit entries and the
+    blacklist entries it adds carry that time (the services stamp the present)."""
+    db.session.flush()
+    audited = db.session.scalar(select(func.max(AuditEntry.id))) or 0
+    blacklisted = db.session.scalar(select(func.max(BlacklistEntry.id))) or 0
+    yield
+    db.session.flush()
+    db.session.execute(update(AuditEntry).where(AuditEntry.id > audited).values(at=moment))
+    db.session.execute(update(BlacklistEntry).where(BlacklistEntry.id > blacklisted).values(added_at=moment))
+
+
+def _texting(users: list[User], rng: random.Random) -> None:
+    """The SMS side, played through the real services: templates, blacklist entries with their
+    history, a marketing campaign sent ten days ago by the log provider with its receipts, two
+    replies (an opt-out, and a question shown on its owner's queue card) and a shipping notice
+    sent by hand. Times are in the past, inside the send windows."""
+    from .campaigns import services as campaigns
+    from .messages import sending
+    from .sending import engine, inbound
+    from .sending.providers import Reply
+
+    now = utcnow()
+    admin = next(user for user in users if user.role == Role.ADMIN)
+    supervisor = next(user for user in users if user.role == Role.SUPERVISOR)
+    templates = []
+    for name, kind, body, defaults, codes in DEMO_TEMPLATES:
+        template = SmsTemplate(name=name, kind=kind, body=body, defaults=defaults, provider_codes=codes)
+        template.created_by_id, template.created_at = supervisor.id, now - timedelta(days=20)
+        db.session.add(template)
+        templates.append(template)
+    db.session.flush()
+    notice, coupon = templates
+
+    with_phones = list(db.session.scalars(select(Customer).where(Customer.phone.is_not(None)).order_by(Customer.id)))
+    # Blacklist entries with a history: a bad reviewer, a complaint taken back, a request by phone.
+    bad_reviewer = next((c for c in with_phones if c.flag_bad_reviewer), with_phones[0])
+    picked = rng.sample([c for c in with_phones if c is not bad_reviewer], 2)
+    entries = [
+        (bad_reviewer, BlacklistReason.BAD_REVIEW, "差评后要求不再联系", 30),
+        (picked[0], BlacklistReason.COMPLAINTS, "投诉物流，要求不要再发短信", 25),
+        (picked[1], BlacklistReason.MANUAL, "客户来电：不要发任何短信", 15),
+    ]
+    for customer, reason, note, days in entries:
+        at = now - timedelta(days=days, hours=rng.randint(1, 6))
+        if blacklist.active_entry(customer.phone) is not None:
+            continue  # blacklisted already by a "do not contact" follow-up
+        with _played_at(at):
+            entry = blacklist.add(
+                customer.phone, reason, source="form", actor=admin, customer_id=customer.id, note=note
+            )
+        if reason == BlacklistReason.COMPLAINTS:  # taken back: the entry stays in its history
+            removed_at = at + timedelta(days=5)
+            with _played_at(removed_at):
+                blacklist.remove(entry, "客户来电说明是误会，同意接收发货通知", admin)
+            entry.removed_at = removed_at
+    db.session.commit()
+
+    # Ten days ago at 10:00 shop time (inside the 09:30–12:00 window): the key customers' coupon.
+    sent_on = day_start(shop_date(now - timedelta(days=10), shop_zone())) + timedelta(hours=10)
+    with _played_at(sent_on - timedelta(minutes=30)):
+        campaign = campaigns.create("老客回购券 · 重要客户", coupon, {"layer": "key"}, None, supervisor)
+        campaign.created_at = sent_on - timedelta(minutes=30)
+    with _played_at(sent_on):
+        planned = campaigns.confirm(campaign.id, supervisor, now=sent_on)
+    db.session.commit()
+    for ids in planned.batches.values():
+        engine.send_batch(ids, now=sent_on)
+    delivered = list(
+        db.session.scalars(select(Message.id).where(Message.campaign_id == campaign.id, Message.status == "sent"))
+    )
+    inbound.record_deliveries("log", delivered, at=sent_on + timedelta(seconds=4))
+    engine.finish_campaigns([campaign.id])
+    campaign.finished_at = sent_on + timedelta(seconds=4)
+    db.session.commit()
+
+    # Replies: an opt-out an hour later (the number is blacklisted at once), and a question
+    # yesterday from a customer their owner has not contacted since.
+    recipients = list(
+        db.session.scalars(
+            select(Customer)
+            .join(Message, Message.customer_id == Customer.id)
+            .where(Message.campaign_id == campaign.id, Message.status == "delivered")
+            .order_by(Customer.id)
+        )
+    )
+    if len(recipients) >= 2:
+        opted, asking = (
+            recipients[0],
+            next(
+                (c for c in recipients[1:] if c.owner_id and (c.last_contact_at or sent_on) < now - timedelta(days=1)),
+                recipients[1],
+            ),
+        )
+        replies = [
+            (opted, "退订", sent_on + timedelta(hours=1)),
+            (asking, "请问这张券在哪里领？我点链接没反应", now - timedelta(days=1)),
+        ]
+        for n, (customer, text, at) in enumerate(replies, start=1):
+            with _played_at(at):
+                inbound.record_replies("log", [Reply(phone=customer.phone, text=text, provider_ref=f"demo-{n}", at=at)])
+            db.session.commit()
+
+    # A shipping notice sent by hand two days ago by the owner of a recent buyer.
+    buyer = db.session.scalar(
+        select(Customer)
+        .join(Order, Order.customer_id == Customer.id)
+        .where(Customer.owner_id.is_not(None), Customer.phone.is_not(None), Order.paid_at.is_not(None))
+        .order_by(Order.paid_at.desc())
+        .limit(1)
+    )
+    if buyer is not None and blacklist.active_entry(buyer.phone) is None:
+        by_hand = sent_on + timedelta(days=8, hours=5)  # 15:00 shop time, two days ago
+        owner = db.session.get(User, buyer.owner_id)
+        with _played_at(by_hand):
+            sent = sending.send_one(buyer, notice, form_key="demo-notice", actor=owner, now=by_hand)
+        db.session.commit()
+        message_id = sent.message.id
+        engine.send_batch([message_id], now=by_hand)
+        inbound.record_deliveries("log", [message_id], at=by_hand + timedelta(seconds=3))
+        db.session.commit()
 
 
 def _registered_before_ordering(customers: list[dict], orders: list[dict], rng: random.Random) -> None:

@@ -9,7 +9,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from . import phones
-from .access import nav_items
+from .access import nav_items, sms_tabs
 from .labels import blacklist_source_label, follow_up_state_label
 from .shop_calendar import to_shop_time
 
@@ -68,4 +68,4 @@ def register(app: Flask) -> None:
     app.jinja_env.globals.update(
         follow_up_state=follow_up_state_label, blacklist_source=blacklist_source_label, url_with_query=url_with_query
     )
-    app.context_processor(lambda: {"nav_items": nav_items, "get_locale": get_locale})
+    app.context_processor(lambda: {"nav_items": nav_items, "sms_tabs": sms_tabs, "get_locale": get_locale})

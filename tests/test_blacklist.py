@@ -515,7 +515,7 @@ def test_sales_may_open_no_blacklist_page(client, login_as):
         assert client.get(path).status_code == 403, path
     assert client.post("/blacklist/new", data={"phone": "13912345678", "reason": "manual"}).status_code == 403
     assert client.post(f"/blacklist/{entry.id}/remove", data={"removal_reason": "x"}).status_code == 403
-    assert 'href="/blacklist/"' not in client.get("/customers/").text  # not in the navigation
+    assert 'href="/blacklist/"' not in client.get("/messages/").text  # not among the SMS pages' tabs
     assert [e.removed_at for e in entries()] == [None]
 
 
@@ -523,7 +523,7 @@ def test_supervisors_read_the_blacklist_and_change_nothing(client, login_as):
     entry = put("+8613812345678", note="原因")
     login_as(Role.SUPERVISOR, locale="en")
     page = client.get("/blacklist/").text
-    assert 'href="/blacklist/"' in page  # the navigation has it
+    assert 'href="/blacklist/"' in page  # the SMS pages' tabs have it
     assert "138 1234 5678" in page and "/blacklist/export.csv" in page
     assert "/blacklist/new" not in page and "/blacklist/import" not in page
     entry_page = client.get(f"/blacklist/{entry.id}").text

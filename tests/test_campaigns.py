@@ -501,7 +501,7 @@ def test_campaigns_are_for_supervisors_and_admins(client, login_as, make_user, m
         assert client.get(url).status_code == 403
     for step in ("confirm", "pause", "resume", "cancel"):
         assert client.post(f"/campaigns/{campaign.id}/{step}").status_code == 403
-    assert "/campaigns/" not in client.get("/customers/").text  # no menu entry either
+    assert "/campaigns/" not in client.get("/messages/").text  # no tab either
     assert sales.role == Role.SALES
     db.session.expire_all()
     assert db.session.get(Campaign, campaign.id).status == CampaignStatus.DRAFT
@@ -509,4 +509,4 @@ def test_campaigns_are_for_supervisors_and_admins(client, login_as, make_user, m
 
 def test_the_menu_has_campaigns_for_supervisors(client, login_as):
     login_as(Role.SUPERVISOR)
-    assert 'href="/campaigns/"' in client.get("/customers/").text
+    assert 'href="/campaigns/"' in client.get("/messages/").text  # a tab of the SMS pages

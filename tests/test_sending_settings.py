@@ -101,7 +101,7 @@ def test_only_admins_open_the_settings(client, login_as, role):
 
 def test_the_admin_sees_the_windows_each_kind_gets_and_where_the_curfew_cuts(client, login_as):
     login_as(Role.ADMIN)
-    assert 'href="/settings/sending/"' in client.get("/customers/").text  # in the navigation
+    assert 'href="/settings/sending/"' in client.get("/messages/").text  # a tab of the SMS pages
     page = client.get("/settings/sending/").text
     assert value_of(page, "monday") == DEFAULT_DAY and value_of(page, "marketing_cap") == "2"
     page = unescape(page)

@@ -259,11 +259,11 @@ def test_sales_may_not_see_or_change_templates(client, login_as):
         ("POST", f"/messages/templates/{template.id}/archive"),
     ]:
         assert client.open(path, method=method, data=GOOD).status_code == 403, path
-    assert "SMS templates" not in client.get("/customers/").text
+    assert "SMS templates" not in client.get("/messages/").text  # not among the SMS pages' tabs
     assert not _template("发货通知").archived and _template("双十一预热") is None
 
 
 def test_an_admin_may_edit_templates(client, login_as):
     login_as(Role.ADMIN)
     assert client.post("/messages/templates/new", data=GOOD).status_code == 302
-    assert 'href="/messages/templates/"' in client.get("/customers/").text  # in the navigation
+    assert 'href="/messages/templates/"' in client.get("/messages/").text  # among the SMS pages' tabs

@@ -5,6 +5,7 @@ commit (the caller commits). The engine records the log provider's receipts here
 """
 
 import logging
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -57,9 +58,9 @@ def record_receipts(provider_name: str, receipts: list[Receipt]) -> int:
     return changed
 
 
-def record_deliveries(provider_name: str, message_ids: list[int]) -> int:
-    """Receipts saying "delivered" for messages known by our own ids, in one UPDATE: what the
-    log provider reports for every batch it accepts."""
+def record_deliveries(provider_name: str, message_ids: list[int], at: datetime | None = None) -> int:
+    """Receipts saying "delivered" (at `at`, default now) for messages known by our own ids, in
+    one UPDATE: what the log provider reports for every batch it accepts."""
     return db.session.execute(
         update(Message)
         .where(
@@ -67,7 +68,7 @@ def record_deliveries(provider_name: str, message_ids: list[int]) -> int:
             Message.provider == provider_name,
             Message.status.in_(SETTLED_BY_RECEIPT),
         )
-        .values(status=MessageStatus.DELIVERED, delivered_at=utcnow(), error=None)
+        .values(status=MessageStatus.DELIVERED, delivered_at=at or utcnow(), error=None)
         .execution_options(synchronize_session=False)
     ).rowcount
 
