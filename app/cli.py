@@ -51,6 +51,16 @@ def sms_when(kind: str, provider: str | None, at: str):
     click.echo(to_shop_time(leaves).isoformat())
 
 
+@sms.command("sweep")
+def sms_sweep():
+    """Run the sweeper once: outcome unknown for what silent workers held, due messages no live
+    job holds to new jobs, campaigns with nothing left closed."""
+    from .sending import engine
+
+    swept = engine.sweep()
+    click.echo(f"unknown: {swept.unknown}; requeued: {swept.requeued}; campaigns finished: {swept.finished}")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(sms)
 

@@ -309,3 +309,13 @@ def test_the_log_provider_reports_delivery_a_moment_later(all_day, make_customer
     receipt_job.perform()
     message = db.session.scalar(select(Message))
     assert (message.status, message.delivered_at is not None) == (MessageStatus.DELIVERED, True)
+
+
+def test_the_sweep_command_runs_the_sweeper_once(app, make_customer):
+    ids = plan([draft(make_customer())]).batches.popitem()[1]
+    engine.claim(ids, "a worker that died", NOW)  # its lease lapsed days ago
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["sms", "sweep"])
+    assert result.exit_code == 0, result.output
+    assert "unknown: 1; requeued: 0" in result.output
+    assert statuses() == Counter({MessageStatus.UNKNOWN: 1})
