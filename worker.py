@@ -8,6 +8,7 @@ scheduler keeps its schedule in memory, so a Redis that lost its data loses no s
 """
 
 import ctypes
+import logging
 import multiprocessing
 import os
 import signal
@@ -58,7 +59,17 @@ def run_cron(app, parent: int) -> None:
         cron.start()  # until SIGTERM or SIGINT, which reach it with the worker's process group
 
 
+def _log_to_stderr() -> None:
+    """The app's own log lines (the log provider's "SMS 12 to +86…") reach the worker's output."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s", "%H:%M:%S"))
+    logger = logging.getLogger("app")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 def main() -> None:
+    _log_to_stderr()
     app = create_app()
     with app.app_context():
         schedule_nightly_recompute()

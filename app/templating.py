@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 
 from . import phones
 from .access import nav_items, sms_tabs
-from .labels import blacklist_source_label, follow_up_state_label
+from .labels import PROVIDER_LABELS, blacklist_source_label, follow_up_state_label
 from .shop_calendar import to_shop_time
 
 
@@ -66,6 +66,9 @@ def register(app: Flask) -> None:
         localtime=localtime, localdate=localdate, phone=display_phone, money=money, words=words, account=account
     )
     app.jinja_env.globals.update(
-        follow_up_state=follow_up_state_label, blacklist_source=blacklist_source_label, url_with_query=url_with_query
+        follow_up_state=follow_up_state_label,
+        blacklist_source=blacklist_source_label,
+        provider_label=lambda name: PROVIDER_LABELS.get(name, name),
+        url_with_query=url_with_query,
     )
     app.context_processor(lambda: {"nav_items": nav_items, "sms_tabs": sms_tabs, "get_locale": get_locale})
