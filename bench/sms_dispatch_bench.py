@@ -17,6 +17,7 @@ what is measured is the engine: claim, checks, the provider call, the record of 
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -197,13 +198,17 @@ def main() -> None:
         )
         print(f"batched ÷ one per job: {batched_rate / single_rate:.1f}×")
     finally:
-        for worker in workers:
+        for worker in workers:  # each in its own process group: its scheduler children go too
             try:
-                os.killpg(worker.pid, 15)
+                os.killpg(worker.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
         for worker in workers:
-            worker.wait(timeout=30)
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait()
         redis.shutdown(save=False)
         if drop:
             drop()
