@@ -115,14 +115,6 @@ MESSAGE_STATUS_LABELS = {
     MessageStatus.SKIPPED: _l("Skipped"),
     MessageStatus.UNKNOWN: _l("Outcome unknown"),
 }
-SKIP_REASON_LABELS = {
-    SkipReason.BLACKLISTED: _l("Blacklisted"),
-    SkipReason.FLAGGED: _l("Flagged: no marketing"),
-    SkipReason.NO_PHONE: _l("No valid phone"),
-    SkipReason.FREQUENCY_CAP: _l("Over the frequency cap"),
-    SkipReason.MISSING_VALUE: _l("A value of the template is missing"),
-    SkipReason.CANCELLED: _l("Campaign cancelled"),
-}
 # Weekdays as datetime.weekday() and the send windows (app.sending.windows) number them.
 WEEKDAY_LABELS = {
     0: _l("Monday"),
