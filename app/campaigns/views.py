@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from flask import current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -35,6 +37,8 @@ LABELS = {
 }
 # The campaign page polls its progress while messages may still leave.
 LIVE = (CampaignStatus.SENDING, CampaignStatus.PAUSED)
+# A done campaign's page keeps fetching its counts this long for the receipts still to come.
+RECEIPTS_WAIT = timedelta(minutes=10)
 
 
 @bp.get("/")
@@ -118,17 +122,32 @@ def _audience_terms(audience: dict) -> list[tuple[str, str]]:
     return terms
 
 
+def _live(campaign: Campaign, progress: services.Progress | None) -> bool:
+    """Whether the counts may still change: messages may leave, or a done campaign's receipts
+    may still come (for RECEIPTS_WAIT after its last message left)."""
+    if campaign.status in LIVE:
+        return True
+    return (
+        campaign.status == CampaignStatus.DONE
+        and progress is not None
+        and progress.sent > 0
+        and campaign.finished_at is not None
+        and utcnow() - campaign.finished_at < RECEIPTS_WAIT
+    )
+
+
 def _show(campaign: Campaign, *, block: str | None = "live", message=None, status: int = 200):
     """The campaign's page, or its live block for htmx: `message` (category, text) by the buttons."""
     draft = campaign.status == CampaignStatus.DRAFT
+    progress = None if draft else services.progress(campaign)
     return render(
         "campaigns/show.html",
         block,
         campaign=campaign,
         audience_terms=[] if is_partial() else _audience_terms(campaign.audience),
         preview=services.preview(campaign, current_user) if draft else None,
-        progress=None if draft else services.progress(campaign),
-        live=campaign.status in LIVE,
+        progress=progress,
+        live=_live(campaign, progress),
         message=message,
         status=status,
         **LABELS,
