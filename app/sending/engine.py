@@ -475,17 +475,8 @@ def send_batch(ids: Sequence[int], now: datetime | None = None) -> BatchResult:
             skips,
         )
         result.skipped = len(skips)
-    waiting = {}
-    for due_at, later_ids in later.items():
-        for batch in batched(later_ids, BATCH):
-            job_id = f"sms-{uuid4().hex}"
-            db.session.execute(
-                update(messages)
-                .where(messages.c.id.in_(batch))
-                .values(status=MessageStatus.SCHEDULED, due_at=due_at, job_id=job_id, claim=None, lease_until=None)
-            )
-            waiting[job_id] = (list(batch), due_at)
-        result.later += len(later_ids)
+    waiting = _put_back(later)
+    result.later = sum(len(ids) for ids in later.values())
     db.session.commit()
     enqueue(waiting)
 
@@ -707,17 +698,23 @@ def resume(campaign_id: int, kind: str, sender: Provider, now: datetime) -> dict
     by_due: dict[datetime, list[int]] = defaultdict(list)
     for message_id, due_at in rows:
         by_due[windows.next_send_time(max(due_at, now), week, shop_zone())].append(message_id)
-    batches = {}
+    return _put_back(by_due)
+
+
+def _put_back(by_due: dict[datetime, list[int]]) -> dict[str, tuple[list[int], datetime]]:
+    """Messages scheduled again at their new due times, BATCH to a new job; returns the jobs to
+    enqueue() after the commit."""
+    jobs = {}
     for due_at, ids in by_due.items():
         for batch in batched(ids, BATCH):
             job_id = f"sms-{uuid4().hex}"
             db.session.execute(
                 update(messages)
                 .where(messages.c.id.in_(batch))
-                .values(status=MessageStatus.SCHEDULED, due_at=due_at, job_id=job_id)
+                .values(status=MessageStatus.SCHEDULED, due_at=due_at, job_id=job_id, claim=None, lease_until=None)
             )
-            batches[job_id] = (list(batch), due_at)
-    return batches
+            jobs[job_id] = (list(batch), due_at)
+    return jobs
 
 
 def cancel(campaign_id: int) -> int:
