@@ -45,7 +45,9 @@ def row_of(page: str, weekday: str) -> dict[str, str]:
 
 
 def audit_entries() -> list[AuditEntry]:
-    return db.session.scalars(select(AuditEntry).where(AuditEntry.action == AuditAction.SEND_WINDOWS_SAVED)).all()
+    return db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == AuditAction.SEND_WINDOWS_SAVED).order_by(AuditEntry.id)
+    ).all()
 
 
 # --- the service --------------------------------------------------------------------------------
