@@ -17,7 +17,7 @@ class CampaignForm(FlaskForm):
     """A campaign's name, template and time; its audience is the registry's filters
     (app.forms.CustomerFilterForm), posted with it."""
 
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    name = StringField(_l("Campaign name"), validators=[DataRequired(), Length(max=100)])
     template_id = SelectField(_l("Template"), coerce=int, validate_choice=True)
     when = RadioField(_l("When"), choices=[(NOW, _l("Now")), (LATER, _l("At a set time"))], default=NOW)
     send_at = DateTimeLocalField(

@@ -64,7 +64,7 @@ class TemplateForm(FlaskForm):
     """An SMS template. The default and provider fields are added below, one per placeholder
     and per provider: default_<placeholder>, code_<provider>, variables_<provider>."""
 
-    name = StringField(_l("Name"), filters=[_strip], validators=[DataRequired(), Length(max=100)])
+    name = StringField(_l("Template name"), filters=[_strip], validators=[DataRequired(), Length(max=100)])
     kind = SelectField(
         _l("Kind"),
         choices=list(MESSAGE_KIND_LABELS.items()),
