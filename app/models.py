@@ -465,13 +465,15 @@ class FollowUpDay(db.Model):
     """
 
     __tablename__ = "follow_up_days"
-    # Rows stored in key order (SQLite): the audit reads one range of days.
+    # Stored in key order (SQLite): the audit reads a range of weeks and adds up each person's
+    # days week by week, in the order the rows lie. One row per person and day all the same:
+    # the week follows from the day.
     __table_args__ = {"sqlite_with_rowid": False}
 
-    due_on: Mapped[date] = mapped_column(primary_key=True)
+    # The Monday of due_on's week (shop_calendar.week_of).
+    week: Mapped[date] = mapped_column(primary_key=True)
     assignee_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
-    # The Monday of due_on's week (shop_calendar.week_of): the audit's chart adds up weeks.
-    week: Mapped[date] = mapped_column()
+    due_on: Mapped[date] = mapped_column(primary_key=True)
     due: Mapped[int] = mapped_column()  # open or done
     done: Mapped[int] = mapped_column()
     on_time: Mapped[int] = mapped_column()  # done, 0 days late

@@ -445,7 +445,11 @@ def test_the_chart_breaks_a_line_at_a_gap_and_scales_rates_to_the_plot():
     chart = services.chart(s, width=470, height=240)  # a plot 390 wide from x = 56, 200 high from y = 12
     [line] = chart.lines
     assert line.runs == ["56.0,12.0 186.0,112.0", "446.0,212.0"]
-    assert [dot[3] for dot in line.dots] == [1.0, 0.5, 0.0]
+    assert [dot[2] for dot in line.dots] == [
+        "A · 2026-11-02 · 100.0%",
+        "A · 2026-11-09 · 50.0%",
+        "A · 2026-11-23 · 0.0%",
+    ]
     assert [label for _, label in chart.x_labels] == weeks
 
 

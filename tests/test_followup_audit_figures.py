@@ -293,7 +293,7 @@ def test_people_without_a_counted_task_are_not_listed(app, staff, make_customer)
     followups.assign([customer.id], ben, boss)
     db.session.commit()
     task = open_task(customer.id)
-    zero = db.session.get(FollowUpDay, (task.due_on, ann.id))
+    zero = db.session.get(FollowUpDay, (week_of(task.due_on), ann.id, task.due_on))
     assert (zero.due, zero.done) == (0, 0)
     s = audit.summary(Period(task.due_on, task.due_on), shop_calendar.today())
     assert [row.person for row in s.rows] == [db.session.get(User, ben.id)]

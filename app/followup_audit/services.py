@@ -19,6 +19,7 @@ from ..extensions import db
 from ..models import Customer, FollowUp, FollowUpDay, FollowUpState, FollowUpStatus, Kind, Outcome, User
 from ..pagination import Page, page_of
 from ..shop_calendar import day_start, week_of
+from ..templating import localdate
 
 MAX_DAYS = 366
 
@@ -117,6 +118,14 @@ def conditions(today: date) -> dict[str, ColumnElement[bool]]:
     }
 
 
+def days_in(period: Period) -> tuple[ColumnElement[bool], ...]:
+    """The daily figures of the period, read from the weeks it touches (the table's order)."""
+    return (
+        FollowUpDay.week.between(week_of(period.start), week_of(period.end)),
+        FollowUpDay.due_on.between(period.start, period.end),
+    )
+
+
 def week_counts(period: Period, today: date) -> list[tuple[int, date, Tally]]:
     """(assignee id, Monday, figures) of each person's weeks of the period with a task due.
 
@@ -135,8 +144,8 @@ def week_counts(period: Period, today: date) -> list[tuple[int, date, Tally]]:
             func.sum(day.days_late),
             func.sum(case((day.due_on < today, day.due - day.done), else_=0)),
         )
-        .where(day.due_on.between(period.start, period.end))
-        .group_by(day.assignee_id, day.week)
+        .where(*days_in(period))
+        .group_by(day.week, day.assignee_id)
     )
     return [
         (assignee_id, week, Tally(due, done, on_time, done - on_time, overdue, ordered, days_late))
@@ -214,7 +223,7 @@ def figure(period: Period, today: date, which: str, owner_id: int | None = None)
         "overdue": case((day.due_on < today, day.due - day.done), else_=0),
         "ordered": day.ordered,
     }[which]
-    query = select(func.coalesce(func.sum(counted), 0)).where(day.due_on.between(period.start, period.end))
+    query = select(func.coalesce(func.sum(counted), 0)).where(*days_in(period))
     if owner_id is not None:
         query = query.where(day.assignee_id == owner_id)
     return db.session.scalar(query)
@@ -278,7 +287,7 @@ class ChartLine:
     colour: str
     dash: str
     runs: list[str]  # SVG points ("x,y x,y …") of each run of weeks with a rate; gaps between them
-    dots: list[tuple[float, float, date, float]]  # x, y, week, rate
+    dots: list[tuple[float, float, str]]  # x, y, what it shows: "person · week · rate"
 
 
 @dataclass
@@ -306,10 +315,14 @@ def chart(s: Summary, width: int = 480, height: int = 240, most_labels: int = 6)
     def y(rate: float) -> float:
         return round(top + (1 - rate) * plot_height, 1)
 
+    # Worked out once per week, not once per person and week: a year is 53 weeks × everyone.
+    xs = [x(n) for n in range(count)]
+    weeks = [localdate(week) for week in s.weeks]
     lines = []
     # People with nothing judged in the whole period have no line.
     for number, row in enumerate(r for r in s.rows if any(rate is not None for rate in r.weekly)):
         runs, run, dots = [], None, []
+        name = row.person.display_name
         for n, rate in enumerate(row.weekly):
             if rate is None:
                 run = None  # a gap: the next rate starts another run
@@ -317,8 +330,9 @@ def chart(s: Summary, width: int = 480, height: int = 240, most_labels: int = 6)
             if run is None:
                 run = []
                 runs.append(run)
-            run.append(f"{x(n)},{y(rate)}")
-            dots.append((x(n), y(rate), s.weeks[n], rate))
+            across, up = xs[n], y(rate)
+            run.append(f"{across},{up}")
+            dots.append((across, up, f"{name} · {weeks[n]} · {percent(rate)}"))
         lines.append(
             ChartLine(
                 row.person,

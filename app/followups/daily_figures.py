@@ -51,21 +51,21 @@ def counts(task: Counted) -> tuple[int, ...]:
 
 def update(added: Iterable[Counted] = (), removed: Iterable[Counted] = ()) -> None:
     """Count the tasks `added` and stop counting the tasks `removed`, in one statement."""
-    change: dict[tuple[date, int], list[int]] = defaultdict(lambda: [0] * len(COUNTS))
+    change: dict[tuple[date, int, date], list[int]] = defaultdict(lambda: [0] * len(COUNTS))
     for tasks, sign in ((added, 1), (removed, -1)):
         for task in tasks:
-            figures = change[task.due_on, task.assignee_id]
+            figures = change[week_of(task.due_on), task.assignee_id, task.due_on]
             for n, value in enumerate(counts(task)):
                 figures[n] += sign * value
     # In key order: two transactions then lock the rows they share in the same order.
-    rows = [_row(day, person, figures) for (day, person), figures in sorted(change.items()) if any(figures)]
+    rows = [_row(day, person, figures) for (_, person, day), figures in sorted(change.items()) if any(figures)]
     if not rows:
         return
     dialect = db.session.get_bind().dialect.name
     upsert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[dialect](FollowUpDay)
     db.session.execute(
         upsert.on_conflict_do_update(
-            index_elements=[FollowUpDay.due_on, FollowUpDay.assignee_id],
+            index_elements=[FollowUpDay.week, FollowUpDay.assignee_id, FollowUpDay.due_on],
             set_={name: getattr(FollowUpDay, name) + getattr(upsert.excluded, name) for name in COUNTS},
         ),
         rows,

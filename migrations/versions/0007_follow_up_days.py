@@ -37,16 +37,16 @@ GROUP BY due_on, assignee_id
 def upgrade():
     table = op.create_table(
         "follow_up_days",
-        sa.Column("due_on", sa.Date(), nullable=False),
-        sa.Column("assignee_id", sa.Integer(), nullable=False),
         sa.Column("week", sa.Date(), nullable=False),
+        sa.Column("assignee_id", sa.Integer(), nullable=False),
+        sa.Column("due_on", sa.Date(), nullable=False),
         sa.Column("due", sa.Integer(), nullable=False),
         sa.Column("done", sa.Integer(), nullable=False),
         sa.Column("on_time", sa.Integer(), nullable=False),
         sa.Column("ordered", sa.Integer(), nullable=False),
         sa.Column("days_late", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["assignee_id"], ["users.id"], name=op.f("fk_follow_up_days_assignee_id_users")),
-        sa.PrimaryKeyConstraint("due_on", "assignee_id", name=op.f("pk_follow_up_days")),
+        sa.PrimaryKeyConstraint("week", "assignee_id", "due_on", name=op.f("pk_follow_up_days")),
         sqlite_with_rowid=False,
     )
     # The week (its Monday) in Python: the same on SQLite and PostgreSQL, for one row per person and day.
