@@ -148,7 +148,11 @@ def week_counts(period: Period, today: date) -> list[tuple[int, date, Tally]]:
         .group_by(day.week, day.assignee_id)
     )
     return [
-        (assignee_id, week, Tally(due, done, on_time, done - on_time, overdue, ordered, days_late))
+        (
+            assignee_id,
+            week,
+            Tally(due, done, on_time, late=done - on_time, overdue=overdue, ordered=ordered, days_late=days_late),
+        )
         for assignee_id, week, due, done, on_time, ordered, days_late, overdue in rows
         if due
     ]
