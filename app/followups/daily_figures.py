@@ -6,8 +6,10 @@ were) and which it counts (as they are now) through `update`; that adds the diff
 the days concerned, in one statement. Adding rather than counting again keeps two
 transactions that change one person's day at once both counted: each adds its own
 difference under the row's lock, where a recount would see only what the other had
-committed. `rebuild` counts everything again from the tasks (`flask followups
-rebuild-figures`, bench/generate.py after its bulk inserts).
+committed. The tasks a write changes are read locked (FOR UPDATE), or changed by a
+conditional UPDATE, so that the difference is that of the rows it changed. `rebuild` counts
+everything again from the tasks (`flask rebuild-follow-up-figures`; bench/generate.py after
+its bulk inserts): whatever writes tasks other than through the services must call it.
 """
 
 from collections import defaultdict
