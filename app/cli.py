@@ -1,5 +1,6 @@
-"""`flask` commands: create the first admin of a real install, load demo data, and the `sms`
-group (when a message would leave, what a text costs to send, the sweeper)."""
+"""`flask` commands: create the first admin of a real install, load demo data, count the
+follow-up audit's figures again, and the `sms` group (when a message would leave, what a text
+costs to send, the sweeper)."""
 
 import json
 import sys
@@ -63,6 +64,7 @@ def sms_sweep():
 
 def register(app: Flask) -> None:
     app.cli.add_command(sms)
+    app.cli.add_command(rebuild_follow_up_figures)
 
     @app.cli.command("create-admin")
     @click.argument("username")
@@ -94,6 +96,17 @@ def register(app: Flask) -> None:
         click.echo("Demo logins (username / password):")
         for username, role, password in logins:
             click.echo(f"  {role:<11} {username:<10} {password}")
+
+
+@click.command("rebuild-follow-up-figures")
+def rebuild_follow_up_figures():
+    """Count each person's follow-up tasks per due day again from the tasks (the follow-up
+    audit's figures), after tasks were written other than through the app."""
+    from .followups import daily_figures
+
+    rows = daily_figures.rebuild()
+    db.session.commit()
+    click.echo(f"{rows} days of follow-up figures counted again.")
 
 
 @sms.command("parts")

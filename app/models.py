@@ -456,6 +456,31 @@ class FollowUp(db.Model):
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
 
 
+class FollowUpDay(db.Model):
+    """One person's follow-up tasks due on one shop-calendar day, counted: what the follow-up
+    audit (核查) adds up, so that a year costs a few thousand rows rather than every task.
+
+    Cancelled tasks are not counted. app.followups.daily_figures keeps the counts in the same
+    transaction as every write to the tasks, and can count them all again from the tasks.
+    """
+
+    __tablename__ = "follow_up_days"
+    # Stored in key order (SQLite): the audit reads a range of weeks and adds up each person's
+    # days week by week, in the order the rows lie. One row per person and day all the same:
+    # the week follows from the day.
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    # The Monday of due_on's week (shop_calendar.week_of).
+    week: Mapped[date] = mapped_column(primary_key=True)
+    assignee_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    due_on: Mapped[date] = mapped_column(primary_key=True)
+    due: Mapped[int] = mapped_column()  # open or done
+    done: Mapped[int] = mapped_column()
+    on_time: Mapped[int] = mapped_column()  # done, 0 days late
+    ordered: Mapped[int] = mapped_column()  # done with the outcome "ordered"
+    days_late: Mapped[int] = mapped_column()  # summed over the done tasks
+
+
 class BlacklistEntry(db.Model):
     """A phone that receives no SMS of any kind (SPEC §6). Removed entries stay as history."""
 

@@ -42,6 +42,11 @@ def today(now: datetime | None = None) -> date:
     return due_on(now or utcnow())
 
 
+def week_of(day: date) -> date:
+    """The Monday that starts the shop week holding `day`."""
+    return day - timedelta(days=day.weekday())
+
+
 def day_start(day: date) -> datetime:
     """The naive-UTC moment the shop day `day` begins."""
     return shop_time_to_utc(datetime.combine(day, time()))

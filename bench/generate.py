@@ -418,6 +418,7 @@ def _generate(pool, path: Path, customers: int, orders: int, seed: int, open_tas
 
     from app.demo import insert_customers
     from app.extensions import db
+    from app.followups import daily_figures
     from app.followups.cycles import CycleSettings
     from app.models import FollowUp, Role, User, utcnow
     from app.segments import Thresholds, recompute
@@ -513,6 +514,11 @@ def _generate(pool, path: Path, customers: int, orders: int, seed: int, open_tas
                 f"{summary['lost']:,} customers lost, {summary['stopped']:,} stopped; "
                 f"{summary['moved']:,} customers moved to or from {MEASURED_SALES_USER}"
             )
+
+        # The tasks went in as raw rows: the audit's daily figures are counted from them.
+        with step("follow-up figures (per person and due day)", timings):
+            daily_figures.rebuild()
+            db.session.commit()
 
         with step("checkpoint", timings):
             with db.engine.connect() as connection:

@@ -13,6 +13,7 @@ from app import shop_calendar
 from app.extensions import db
 from app.followup_audit import services
 from app.followup_audit.services import Period, PersonRow, Summary, Tally
+from app.followups import daily_figures
 from app.followups import services as followups
 from app.followups.cycles import Kind, Outcome, Plan, days_late
 from app.models import FollowUp, FollowUpState, FollowUpStatus, Role, User
@@ -29,7 +30,8 @@ def shop_time(day: date, hour: int = 10, minute: int = 0) -> datetime:
 
 @pytest.fixture
 def add_task(make_customer):
-    """A task of `person` due at `due_at`, done at `done_at` (None: still open), as the services store it."""
+    """A task of `person` due at `due_at`, done at `done_at` (None: still open), as the services
+    store it: counted in its person's day too."""
 
     def add(
         person: User,
@@ -57,6 +59,7 @@ def add_task(make_customer):
             **values,
         )
         db.session.add(task)
+        daily_figures.update(added=[daily_figures.of(task)])
         db.session.commit()
         return task
 
@@ -375,16 +378,23 @@ def test_the_customer_page_links_each_customer(client, login_as, customers):
 MONDAY = date(2026, 11, 2)
 
 
-def test_open_tasks_are_overdue_only_once_their_day_has_passed():
-    tuesday = MONDAY + timedelta(days=1)
-    assert services.status_tally(MONDAY, tuesday, "open", 2, 0, 0, 0) == Tally(due=2, overdue=2)
-    assert services.status_tally(MONDAY, MONDAY, "open", 2, 0, 0, 0) == Tally(due=2)
+def test_open_tasks_are_overdue_only_once_their_day_has_passed(app, make_user, add_task):
+    today = shop_calendar.today()
+    alice = make_user(Role.SALES, display_name="Alice")
+    for n in (-1, 0, 1):
+        add_task(alice, shop_time(today + timedelta(days=n)))
+    s = services.summary(Period(today - timedelta(days=1), today + timedelta(days=1)), today)
+    assert s.total == Tally(due=3, overdue=1)
 
 
-def test_done_tasks_are_on_time_or_late():
-    assert services.status_tally(MONDAY, MONDAY, "done", 3, 2, 1, 4) == Tally(
-        due=3, done=3, on_time=2, late=1, ordered=1, days_late=4
-    )
+def test_what_one_task_adds_to_its_person_s_day():
+    def task(status, days_late=None, outcome=None):
+        return daily_figures.Counted(1, MONDAY, status, days_late, outcome)
+
+    assert daily_figures.counts(task("open")) == (1, 0, 0, 0, 0)  # due, done, on time, ordered, days late
+    assert daily_figures.counts(task("done", 0, Outcome.ORDERED)) == (1, 1, 1, 1, 0)
+    assert daily_figures.counts(task("done", 3, Outcome.NO_ANSWER)) == (1, 1, 0, 0, 3)
+    assert daily_figures.counts(task("cancelled")) == (0, 0, 0, 0, 0)
 
 
 def test_rates_with_nothing_to_divide_by_are_none():
@@ -405,15 +415,27 @@ def test_weeks_start_on_monday_and_cover_the_period():
 
 def test_weekly_rates_leave_a_gap_where_nothing_was_judged():
     weeks = [MONDAY, MONDAY + timedelta(weeks=1), MONDAY + timedelta(weeks=2)]
-    days = [
-        (1, MONDAY, Tally(due=2, on_time=1, late=1, done=2)),
-        (1, MONDAY + timedelta(days=6), Tally(due=2, on_time=2, done=2)),  # the same week's Sunday
-        (1, MONDAY + timedelta(weeks=1), Tally(due=1)),  # not yet due: not judged
-        (1, MONDAY + timedelta(weeks=2, days=2), Tally(due=1, overdue=1)),
-        (2, MONDAY + timedelta(weeks=1), Tally(due=1, on_time=1, done=1)),
+    counts = [
+        (1, weeks[0], Tally(due=4, on_time=3, late=1, done=4)),
+        (1, weeks[1], Tally(due=1)),  # not yet due: not judged
+        (1, weeks[2], Tally(due=1, overdue=1)),
+        (2, weeks[1], Tally(due=1, on_time=1, done=1)),
     ]
-    assert services.weekly_rates(days, weeks) == {1: [0.75, None, 0.0], 2: [None, 1.0, None]}
-    assert services.per_person(days)[1] == Tally(due=6, on_time=3, late=1, overdue=1, done=4)
+    assert services.weekly_rates(counts, weeks) == {1: [0.75, None, 0.0], 2: [None, 1.0, None]}
+    assert services.per_person(counts)[1] == Tally(due=6, on_time=3, late=1, overdue=1, done=4)
+
+
+def test_a_week_adds_up_its_days_in_the_period(app, make_user, add_task):
+    today = shop_calendar.today()
+    alice = make_user(Role.SALES, display_name="Alice")
+    monday = services.week_of(today) - timedelta(weeks=2)
+    for n in range(7):  # a task a day, done on time but on Wednesday (late)
+        day = monday + timedelta(days=n)
+        add_task(alice, shop_time(day), shop_time(day + timedelta(days=int(n == 2))))
+    period = Period(monday + timedelta(days=1), monday + timedelta(days=6))  # Tuesday to Sunday
+    assert services.week_counts(period, today) == [
+        (alice.id, monday, Tally(due=6, done=6, on_time=5, late=1, days_late=1))
+    ]
 
 
 def test_the_chart_breaks_a_line_at_a_gap_and_scales_rates_to_the_plot():
@@ -423,7 +445,11 @@ def test_the_chart_breaks_a_line_at_a_gap_and_scales_rates_to_the_plot():
     chart = services.chart(s, width=470, height=240)  # a plot 390 wide from x = 56, 200 high from y = 12
     [line] = chart.lines
     assert line.runs == ["56.0,12.0 186.0,112.0", "446.0,212.0"]
-    assert [dot[3] for dot in line.dots] == [1.0, 0.5, 0.0]
+    assert [dot[2] for dot in line.dots] == [
+        "A · 2026-11-02 · 100.0%",
+        "A · 2026-11-09 · 50.0%",
+        "A · 2026-11-23 · 0.0%",
+    ]
     assert [label for _, label in chart.x_labels] == weeks
 
 

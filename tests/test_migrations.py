@@ -79,3 +79,59 @@ def test_0004_gives_every_customer_their_account_and_refunds_what_was_refunded_i
         db.engine.dispose()
     assert [tuple(a) for a in accounts] == [(1, "taobao", "小猫")]
     assert statuses == {"full": "refunded", "part": "completed", "none": "closed"}
+
+
+def test_0007_counts_the_tasks_already_there_per_person_and_due_day(fresh_database, tmp_path):
+    other = create_app("development", SQLALCHEMY_DATABASE_URI=fresh_database, EMBEDDED_REDIS_DIR=str(tmp_path))
+    with other.app_context():
+        upgrade(directory=MIGRATIONS, revision="0006")
+        with db.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO users (id, username, display_name, password_hash, role, active, created_at,"
+                    " session_version) VALUES (:id, :name, :name, 'x', 'sales', true, :now, 0)"
+                ),
+                [{"id": 1, "name": "ann", "now": utcnow()}, {"id": 2, "name": "ben", "now": utcnow()}],
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO customers (id, name, tags, source, created_at, updated_at, paid_order_count,"
+                    " total_spend, refund_count, complaint_count, layer, activity, tier, flag_bad_reviewer,"
+                    " flag_picky, search_text, cycle, unconverted_streak, follow_up_state)"
+                    " VALUES (1, '小猫', '', 'import', :now, :now, 0, 0, 0, 0, 'prospect', 'inactive', 'none',"
+                    " false, false, '', 0, 0, 'active')"
+                ),
+                {"now": utcnow()},
+            )
+            tasks = [  # (person, due day, status, days late, outcome)
+                (1, "2026-11-02", "done", 0, "ordered"),  # a Monday
+                (1, "2026-11-02", "done", 3, "no_answer"),
+                (1, "2026-11-02", "open", None, None),
+                (1, "2026-11-02", "cancelled", None, None),
+                (1, "2026-11-08", "done", 1, "ordered"),  # the Sunday of the same week
+                (2, "2026-11-09", "cancelled", None, None),  # nothing counted for Ben
+            ]
+            connection.execute(
+                text(
+                    "INSERT INTO follow_ups (customer_id, assignee_id, cycle, kind, due_at, due_on, status,"
+                    " days_late, outcome, created_at) VALUES (1, :person, 1, 'revisit', :now, :day, :status,"
+                    " :late, :outcome, :now)"
+                ),
+                [
+                    {"person": p, "day": d, "status": s, "late": late, "outcome": o, "now": utcnow()}
+                    for p, d, s, late, o in tasks
+                ],
+            )
+        upgrade(directory=MIGRATIONS, revision="0007")
+        with db.engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT week, assignee_id, due_on, due, done, on_time, ordered, days_late FROM follow_up_days"
+                    " ORDER BY due_on"
+                )
+            ).all()
+        db.engine.dispose()
+    assert [tuple(str(v) if i in (0, 2) else v for i, v in enumerate(row)) for row in rows] == [
+        ("2026-11-02", 1, "2026-11-02", 3, 2, 1, 1, 3),
+        ("2026-11-02", 1, "2026-11-08", 1, 1, 0, 1, 1),
+    ]

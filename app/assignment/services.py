@@ -17,6 +17,7 @@ from .. import audit_log
 from ..accounts.services import Load, sales_loads
 from ..customers.services import Filters, filtered
 from ..extensions import db
+from ..followups import daily_figures
 from ..followups import services as followups
 from ..models import AuditAction, Customer, FollowUp, FollowUpStatus, User
 
@@ -135,8 +136,12 @@ def _release_tasks(user: User, actor: User) -> None:
     Tasks follow their customer's owner, so this finds none unless the data say otherwise.
     """
     tasks = db.session.scalars(
-        select(FollowUp).where(FollowUp.assignee_id == user.id, FollowUp.status == FollowUpStatus.OPEN)
-    )
+        select(FollowUp)
+        .where(FollowUp.assignee_id == user.id, FollowUp.status == FollowUpStatus.OPEN)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    before = [daily_figures.of(task) for task in tasks]
     for task in tasks:
         if task.customer.owner_id is not None:
             task.assignee_id = task.customer.owner_id
@@ -145,3 +150,4 @@ def _release_tasks(user: User, actor: User) -> None:
             audit_log.record(
                 AuditAction.FOLLOW_UP_CANCELLED, customer_id=task.customer_id, after={"cycle": task.cycle}, actor=actor
             )
+    daily_figures.update(added=[daily_figures.of(task) for task in tasks], removed=before)

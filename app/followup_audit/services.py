@@ -1,10 +1,10 @@
 """The follow-up audit (核查): who followed up on schedule in a period, and where each customer stands.
 
 A task counts in a period when its due day (FollowUp.due_on, the shop's calendar) is in the
-period and it is not cancelled; it counts for its assignee. A done task carries its outcome
-and `days_late` (record_outcome sets them with the status), so one grouped query over the
-covering index ix_follow_ups_audit, per due day, person and status, holds every figure of the
-page; plain functions fold those rows into each person's figures and weekly series.
+period and it is not cancelled; it counts for its assignee. The figures are read from each
+person's counts per due day (FollowUpDay, kept by app.followups.daily_figures with the tasks):
+at most one row per person and day, whatever the number of tasks; plain functions fold those
+rows into each person's figures and weekly series. The drill-downs list the tasks themselves.
 """
 
 from collections import defaultdict
@@ -16,9 +16,10 @@ from sqlalchemy.orm import joinedload
 
 from .. import shop_calendar
 from ..extensions import db
-from ..models import Customer, FollowUp, FollowUpState, FollowUpStatus, Kind, Outcome, User
+from ..models import Customer, FollowUp, FollowUpDay, FollowUpState, FollowUpStatus, Kind, Outcome, User
 from ..pagination import Page, page_of
-from ..shop_calendar import day_start
+from ..shop_calendar import day_start, week_of
+from ..templating import localdate
 
 MAX_DAYS = 366
 
@@ -37,11 +38,6 @@ class Period:
     @property
     def days(self) -> int:
         return (self.end - self.start).days + 1
-
-
-def week_of(day: date) -> date:
-    """The Monday that starts the shop week holding `day`."""
-    return day - timedelta(days=day.weekday())
 
 
 def quick_periods(today: date) -> dict[str, Period]:
@@ -105,16 +101,6 @@ class Tally:
         return self.days_late / self.late if self.late else None
 
 
-def status_tally(day: date, today: date, status: str, count: int, on_time: int, ordered: int, days_late: int) -> Tally:
-    """The figures of `count` tasks of one due day and status (open or done).
-
-    An open task is overdue once its day has passed.
-    """
-    if status == FollowUpStatus.DONE:
-        return Tally(due=count, done=count, on_time=on_time, late=count - on_time, ordered=ordered, days_late=days_late)
-    return Tally(due=count, overdue=count if day < today else 0)
-
-
 def in_period(period: Period) -> ColumnElement[bool]:
     return and_(FollowUp.due_on.between(period.start, period.end), FollowUp.status != FollowUpStatus.CANCELLED)
 
@@ -132,34 +118,49 @@ def conditions(today: date) -> dict[str, ColumnElement[bool]]:
     }
 
 
-def day_counts(period: Period, today: date) -> list[tuple[int, date, Tally]]:
-    """(assignee id, due day, figures) for each person, day and status of the period's tasks.
+def days_in(period: Period) -> tuple[ColumnElement[bool], ...]:
+    """The daily figures of the period, read from the weeks it touches (the table's order)."""
+    return (
+        FollowUpDay.week.between(week_of(period.start), week_of(period.end)),
+        FollowUpDay.due_on.between(period.start, period.end),
+    )
 
-    Read from ix_follow_ups_audit alone and grouped in its order, with as few expressions
-    per task as can be (they are what a long period costs); status_tally does the rest.
-    A task done on time adds 0 to the days late.
+
+def week_counts(period: Period, today: date) -> list[tuple[int, date, Tally]]:
+    """(assignee id, Monday, figures) of each person's weeks of the period with a task due.
+
+    Added up in the database from each person's counts per due day: at most 53 × people rows
+    to fold. What is not done is overdue once its day has passed.
     """
+    day = FollowUpDay
     rows = db.session.execute(
         select(
-            FollowUp.assignee_id,
-            FollowUp.due_on,
-            FollowUp.status,
-            func.count(),
-            func.count(case((FollowUp.days_late == 0, 1))),
-            func.count(case((FollowUp.outcome == Outcome.ORDERED, 1))),
-            func.coalesce(func.sum(FollowUp.days_late), 0),
+            day.assignee_id,
+            day.week,
+            func.sum(day.due),
+            func.sum(day.done),
+            func.sum(day.on_time),
+            func.sum(day.ordered),
+            func.sum(day.days_late),
+            func.sum(case((day.due_on < today, day.due - day.done), else_=0)),
         )
-        .where(in_period(period))
-        .group_by(FollowUp.due_on, FollowUp.assignee_id, FollowUp.status)
+        .where(*days_in(period))
+        .group_by(day.week, day.assignee_id)
     )
     return [
-        (assignee_id, day, status_tally(day, today, status, *numbers)) for assignee_id, day, status, *numbers in rows
+        (
+            assignee_id,
+            week,
+            Tally(due, done, on_time, late=done - on_time, overdue=overdue, ordered=ordered, days_late=days_late),
+        )
+        for assignee_id, week, due, done, on_time, ordered, days_late, overdue in rows
+        if due
     ]
 
 
-def per_person(days: list[tuple[int, date, Tally]]) -> dict[int, Tally]:
+def per_person(weeks: list[tuple[int, date, Tally]]) -> dict[int, Tally]:
     people: dict[int, Tally] = defaultdict(Tally)
-    for assignee_id, _, tally in days:
+    for assignee_id, _, tally in weeks:
         people[assignee_id] += tally
     return dict(people)
 
@@ -170,14 +171,14 @@ def weeks_of(period: Period) -> list[date]:
     return [first + timedelta(weeks=n) for n in range((last - first).days // 7 + 1)]
 
 
-def weekly_rates(days: list[tuple[int, date, Tally]], weeks: list[date]) -> dict[int, list[float | None]]:
-    """Each person's on-time rate per week of `weeks`; None where nothing was judged (a gap, not 0 %)."""
+def weekly_rates(counts: list[tuple[int, date, Tally]], weeks: list[date]) -> dict[int, list[float | None]]:
+    """Each person's on-time rate per week of `weeks` (week_counts); None where nothing was
+    judged (a gap, not 0 %)."""
     slot = {week: n for n, week in enumerate(weeks)}
-    tallies: dict[int, list[Tally]] = defaultdict(lambda: [Tally() for _ in weeks])
-    for assignee_id, day, tally in days:
-        series = tallies[assignee_id]
-        series[slot[week_of(day)]] += tally
-    return {assignee_id: [t.on_time_rate for t in series] for assignee_id, series in tallies.items()}
+    rates: dict[int, list[float | None]] = defaultdict(lambda: [None] * len(weeks))
+    for assignee_id, week, tally in counts:
+        rates[assignee_id][slot[week]] = tally.on_time_rate
+    return dict(rates)
 
 
 @dataclass
@@ -202,24 +203,49 @@ def behind_first(row: PersonRow) -> tuple:
 
 
 def summary(period: Period, today: date) -> Summary:
-    days = day_counts(period, today)
-    tallies = per_person(days)
+    counts = week_counts(period, today)
+    tallies = per_person(counts)
     weeks = weeks_of(period)
-    weekly = weekly_rates(days, weeks)
+    weekly = weekly_rates(counts, weeks)
     people = {user.id: user for user in db.session.scalars(select(User).where(User.id.in_(tallies)))}
     rows = sorted((PersonRow(people[i], tally, weekly[i]) for i, tally in tallies.items()), key=behind_first)
     return Summary(period, rows, sum(tallies.values(), Tally()), weeks)
 
 
+def figure(period: Period, today: date, which: str, owner_id: int | None = None) -> int:
+    """One figure (`which`, of WHICH) of one person or everyone, from the daily figures.
+
+    It is the number of tasks `conditions` lists for it, since a done task's days late are
+    never below 0 (cycles.days_late): done late is done and not on time.
+    """
+    day = FollowUpDay
+    counted = {
+        "due": day.due,
+        "done": day.done,
+        "on_time": day.on_time,
+        "late": day.done - day.on_time,
+        "overdue": case((day.due_on < today, day.due - day.done), else_=0),
+        "ordered": day.ordered,
+    }[which]
+    query = select(func.coalesce(func.sum(counted), 0)).where(*days_in(period))
+    if owner_id is not None:
+        query = query.where(day.assignee_id == owner_id)
+    return db.session.scalar(query)
+
+
 def task_query(period: Period, today: date, which: str, owner_id: int | None = None) -> Select:
-    """The tasks behind one figure (`which`, of WHICH) of one person or everyone, by due day."""
+    """The tasks behind one figure (`which`, of WHICH) of one person or everyone, by due day;
+    it carries their number, the figure the audit showed (counting them would read the whole
+    period's tasks)."""
     query = select(FollowUp).where(in_period(period), conditions(today)[which])
     if owner_id is not None:
         # "+ 0" keeps SQLite on the period's range of ix_follow_ups_audit (a few weeks of
         # tasks) rather than the person's whole history in ix_follow_ups_assignee_status_due.
         query = query.where(FollowUp.assignee_id + 0 == owner_id)
-    return query.order_by(FollowUp.due_on, FollowUp.id).options(
-        joinedload(FollowUp.customer), joinedload(FollowUp.assignee)
+    return (
+        query.order_by(FollowUp.due_on, FollowUp.id)
+        .options(joinedload(FollowUp.customer), joinedload(FollowUp.assignee))
+        .execution_options(known_total=figure(period, today, which, owner_id))
     )
 
 
@@ -265,7 +291,7 @@ class ChartLine:
     colour: str
     dash: str
     runs: list[str]  # SVG points ("x,y x,y …") of each run of weeks with a rate; gaps between them
-    dots: list[tuple[float, float, date, float]]  # x, y, week, rate
+    dots: list[tuple[float, float, str]]  # x, y, what it shows: "person · week · rate"
 
 
 @dataclass
@@ -293,10 +319,14 @@ def chart(s: Summary, width: int = 480, height: int = 240, most_labels: int = 6)
     def y(rate: float) -> float:
         return round(top + (1 - rate) * plot_height, 1)
 
+    # Worked out once per week, not once per person and week: a year is 53 weeks × everyone.
+    xs = [x(n) for n in range(count)]
+    weeks = [localdate(week) for week in s.weeks]
     lines = []
     # People with nothing judged in the whole period have no line.
     for number, row in enumerate(r for r in s.rows if any(rate is not None for rate in r.weekly)):
         runs, run, dots = [], None, []
+        name = row.person.display_name
         for n, rate in enumerate(row.weekly):
             if rate is None:
                 run = None  # a gap: the next rate starts another run
@@ -304,8 +334,9 @@ def chart(s: Summary, width: int = 480, height: int = 240, most_labels: int = 6)
             if run is None:
                 run = []
                 runs.append(run)
-            run.append(f"{x(n)},{y(rate)}")
-            dots.append((x(n), y(rate), s.weeks[n], rate))
+            across, up = xs[n], y(rate)
+            run.append(f"{across},{up}")
+            dots.append((across, up, f"{name} · {weeks[n]} · {percent(rate)}"))
         lines.append(
             ChartLine(
                 row.person,

@@ -30,7 +30,7 @@ from ..models import (
     utcnow,
 )
 from ..shop_calendar import day_start, due_on, shop_zone, today
-from . import cycles
+from . import cycles, daily_figures
 from .cycles import Bucket, CycleSettings, Decision, Outcome, Plan
 
 CHUNK = 500  # customers per statement: well under SQLite's limit on bound parameters
@@ -85,6 +85,7 @@ def open_task(customer: Customer, plan: Plan, actor: User | None = None, now: da
         created_at=now or utcnow(),
     )
     db.session.add(task)
+    daily_figures.update(added=[daily_figures.of(task)])
     customer.cycle = plan.cycle
     audit_log.record(
         AuditAction.FOLLOW_UP_OPENED,
@@ -96,10 +97,12 @@ def open_task(customer: Customer, plan: Plan, actor: User | None = None, now: da
     return task
 
 
-def open_task_of(customer_id: int) -> FollowUp | None:
-    return db.session.scalar(
-        select(FollowUp).where(FollowUp.customer_id == customer_id, FollowUp.status == FollowUpStatus.OPEN)
-    )
+def open_task_of(customer_id: int, lock: bool = False) -> FollowUp | None:
+    """The customer's open task; `lock`: locked until the transaction ends, to be changed."""
+    query = select(FollowUp).where(FollowUp.customer_id == customer_id, FollowUp.status == FollowUpStatus.OPEN)
+    if lock:  # and read as it is now, should this session hold an older copy
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return db.session.scalar(query)
 
 
 def start(customer: Customer, actor: User | None = None, now: datetime | None = None) -> FollowUp | None:
@@ -125,9 +128,10 @@ def move_follow_ups(from_id: int, to_id: int, actor: User | None) -> MovedFollow
     """The follow-ups of a customer merged into another move to it, their history with them.
     Of two open tasks, the kept customer's stays and the other's is cancelled; a kept customer
     without one takes the other's, for the kept customer's owner (if they have one)."""
-    kept_open, other_open = open_task_of(to_id), open_task_of(from_id)
+    kept_open, other_open = open_task_of(to_id, lock=True), open_task_of(from_id, lock=True)
     cancelled = None
     if kept_open is not None and other_open is not None:
+        daily_figures.update(removed=[daily_figures.of(other_open)])
         other_open.status = FollowUpStatus.CANCELLED
         audit_log.record(
             AuditAction.FOLLOW_UP_CANCELLED, customer_id=to_id, after={"cycle": other_open.cycle}, actor=actor
@@ -143,6 +147,10 @@ def move_follow_ups(from_id: int, to_id: int, actor: User | None) -> MovedFollow
     took_open = kept_open is None and other_open is not None
     owner_id = db.session.scalar(select(Customer.owner_id).where(Customer.id == to_id))
     if took_open and owner_id is not None and other_open.assignee_id != owner_id:
+        daily_figures.update(
+            added=[daily_figures.Counted(owner_id, other_open.due_on)],
+            removed=[daily_figures.Counted(other_open.assignee_id, other_open.due_on)],
+        )
         db.session.execute(
             update(FollowUp)
             .where(FollowUp.id == other_open.id)
@@ -243,11 +251,18 @@ def _write_owner(rows: list, owner_id: int | None, actor: User | None, now: date
     db.session.execute(
         update(Customer).where(Customer.id.in_(ids)).values(values).execution_options(synchronize_session=False)
     )
-    open_tasks = update(FollowUp).where(FollowUp.customer_id.in_(ids), FollowUp.status == FollowUpStatus.OPEN)
+    is_open = (FollowUp.customer_id.in_(ids), FollowUp.status == FollowUpStatus.OPEN)
+    # Locked: the figures take off exactly the tasks the update below moves or cancels.
+    leaving = [
+        daily_figures.Counted(*row)
+        for row in db.session.execute(select(FollowUp.assignee_id, FollowUp.due_on).where(*is_open).with_for_update())
+    ]
+    open_tasks = update(FollowUp).where(*is_open)
     if owner_id is None:
         db.session.execute(
             open_tasks.values(status=FollowUpStatus.CANCELLED).execution_options(synchronize_session=False)
         )
+        daily_figures.update(removed=leaving)
         entries += [
             entry
             | {"action": AuditAction.FOLLOW_UP_CANCELLED, "customer_id": row.id, "after": {"cycle": row.open_cycle}}
@@ -256,6 +271,7 @@ def _write_owner(rows: list, owner_id: int | None, actor: User | None, now: date
         ]
     else:
         db.session.execute(open_tasks.values(assignee_id=owner_id).execution_options(synchronize_session=False))
+        daily_figures.update(added=[task._replace(assignee_id=owner_id) for task in leaving], removed=leaving)
         if starting:
             entries += insert_first_tasks(
                 [(row.id, owner_id, row.last_paid_at, row.cycle) for row in starting], now, entry
@@ -302,6 +318,8 @@ def record_outcome(
         db.session.refresh(task)  # as the other person left it, to say who and what
         raise AlreadyRecorded(task)
     db.session.refresh(task)
+    # The task as it was: open, the same person's, due the same day (the update held its row).
+    daily_figures.update(added=[daily_figures.of(task)], removed=[daily_figures.Counted(task.assignee_id, task.due_on)])
     customer = task.customer
     decision = cycles.after_outcome(outcome, task.cycle, customer.unconverted_streak, now, settings())
     audit_log.record(
@@ -414,6 +432,7 @@ def insert_first_tasks(
             }
         )
     db.session.execute(insert(FollowUp), tasks)
+    daily_figures.update(added=[daily_figures.Counted(t["assignee_id"], t["due_on"]) for t in tasks])
     return entries
 
 
