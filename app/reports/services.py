@@ -1,11 +1,24 @@
+"""The supervisor's overview: how many customers each segment, tier, activity and province holds.
+
+Counting them reads every customer (100,000 in the bench: tens of milliseconds on SQLite, more
+on PostgreSQL), so a count is kept in Redis for a minute and shared by everyone who sees the
+same customers; the page says when it was counted.
+"""
+
+import json
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from ..access import visible_customers
 from ..extensions import db
-from ..models import User
+from ..models import User, utcnow
+from ..redis import get_redis
+
+# How long one count of the overview is shown before the customers are counted again.
+OVERVIEW_SECONDS = 60
 
 
 @dataclass
@@ -49,3 +62,28 @@ def segment_counts(user: User) -> SegmentCounts:
         flagged_bad_reviewer=flags[1],
         flagged_picky=flags[2],
     )
+
+
+def overview(user: User) -> tuple[SegmentCounts, datetime]:
+    """The counts `user` sees and when they were made (naive UTC): at most OVERVIEW_SECONDS ago."""
+    key = f"reports:overview:{'everyone' if user.sees_everyone else user.id}"
+    redis = get_redis()
+    kept = redis.get(key)
+    if kept is not None:
+        return _loads(kept)
+    counts, counted_at = segment_counts(user), utcnow()
+    redis.set(key, _dumps(counts, counted_at), ex=OVERVIEW_SECONDS)
+    return counts, counted_at
+
+
+def _dumps(counts: SegmentCounts, counted_at: datetime) -> str:
+    # The provinces as pairs: JSON's keys are strings, and the unknown province is None.
+    values = vars(counts) | {"by_province": list(counts.by_province.items())}
+    return json.dumps({"counts": values, "counted_at": counted_at.isoformat()})
+
+
+def _loads(kept: bytes) -> tuple[SegmentCounts, datetime]:
+    data = json.loads(kept)
+    values = data["counts"]
+    values["by_province"] = {province: n for province, n in values["by_province"]}
+    return SegmentCounts(**values), datetime.fromisoformat(data["counted_at"])
