@@ -5,7 +5,6 @@ on PostgreSQL), so a count is kept in Redis for a minute and shared by everyone 
 same customers; the page says when it was counted.
 """
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,8 +13,8 @@ from sqlalchemy import func, select
 
 from ..access import visible_customers
 from ..extensions import db
-from ..models import User, utcnow
-from ..redis import get_redis
+from ..kept import kept
+from ..models import User
 
 # How long one count of the overview is shown before the customers are counted again.
 OVERVIEW_SECONDS = 60
@@ -66,24 +65,13 @@ def segment_counts(user: User) -> SegmentCounts:
 
 def overview(user: User) -> tuple[SegmentCounts, datetime]:
     """The counts `user` sees and when they were made (naive UTC): at most OVERVIEW_SECONDS ago."""
-    key = f"reports:overview:{'everyone' if user.sees_everyone else user.id}"
-    redis = get_redis()
-    kept = redis.get(key)
-    if kept is not None:
-        return _loads(kept)
-    counts, counted_at = segment_counts(user), utcnow()
-    redis.set(key, _dumps(counts, counted_at), ex=OVERVIEW_SECONDS)
-    return counts, counted_at
 
+    def count() -> dict:
+        counts = segment_counts(user)
+        # The provinces as pairs: JSON's keys are strings, and the unknown province is None.
+        return vars(counts) | {"by_province": list(counts.by_province.items())}
 
-def _dumps(counts: SegmentCounts, counted_at: datetime) -> str:
-    # The provinces as pairs: JSON's keys are strings, and the unknown province is None.
-    values = vars(counts) | {"by_province": list(counts.by_province.items())}
-    return json.dumps({"counts": values, "counted_at": counted_at.isoformat()})
-
-
-def _loads(kept: bytes) -> tuple[SegmentCounts, datetime]:
-    data = json.loads(kept)
-    values = data["counts"]
+    scope = "everyone" if user.sees_everyone else user.id
+    values, counted_at = kept(f"reports:overview:{scope}", OVERVIEW_SECONDS, count)
     values["by_province"] = {province: n for province, n in values["by_province"]}
-    return SegmentCounts(**values), datetime.fromisoformat(data["counted_at"])
+    return SegmentCounts(**values), counted_at
