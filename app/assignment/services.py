@@ -19,8 +19,8 @@ from ..customers.services import Filters, filtered
 from ..extensions import db
 from ..followups import services as followups
 from ..kept import kept
-from ..redis import get_redis
 from ..models import AuditAction, Customer, FollowUp, FollowUpStatus, User
+from ..redis import get_redis
 
 
 class NoSalesStaff(followups.AssignmentError):
