@@ -7,9 +7,10 @@ import pytest
 from sqlalchemy import select
 
 from app import create_app
+from app.accounts import services
 from app.extensions import db
 from app.followups.services import assign
-from app.models import AuditEntry, Customer, FollowUp, FollowUpStatus, Role, User
+from app.models import AuditEntry, Customer, FollowUp, FollowUpStatus, Role, User, utcnow
 from app.redis import get_redis
 
 PASSWORD = "correct-horse-1"  # the password conftest's make_user gives every user
@@ -652,3 +653,38 @@ def test_the_portal_has_an_icon(client):
     assert response.status_code == 301 and response.headers["Location"] == "/static/favicon.svg"
     icon = client.get("/static/favicon.svg")
     assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+
+
+def _task(customer: Customer, assignee: User, status: str) -> FollowUp:
+    now = utcnow()
+    task = FollowUp(
+        customer_id=customer.id, assignee_id=assignee.id, cycle=1, kind="first_contact", due_at=now, due_on=now.date()
+    )
+    task.status = status
+    db.session.add(task)
+    return task
+
+
+def test_who_holds_anything_is_who_has_customers_or_open_tasks(make_user, make_customer):
+    """The users page asks only whether each person holds anything: the same answer as their counts."""
+    owner_with_tasks = make_user(Role.SALES)
+    assign([make_customer().id for _ in range(2)], owner_with_tasks, owner_with_tasks)
+    owner_only = make_user(Role.SALES)  # customers, no task
+    make_customer(owner=owner_only)
+    task_only = make_user(Role.SALES)  # an open task on someone else's customer
+    _task(make_customer(owner=owner_only), task_only, FollowUpStatus.OPEN)
+    closed_only = make_user(Role.SALES)  # done and cancelled tasks only
+    _task(make_customer(), closed_only, FollowUpStatus.DONE)
+    _task(make_customer(), closed_only, FollowUpStatus.CANCELLED)
+    left = make_user(Role.SALES, active=False)
+    make_customer(owner=left)
+    nothing = make_user(Role.SALES)
+    supervisor = make_user(Role.SUPERVISOR)
+    make_customer()  # nobody's
+    db.session.commit()
+
+    users = services.staff()
+    counted = {load.user_id for load in services.loads_of(users) if load.holds_any}
+    assert services.holding(users) == counted == {owner_with_tasks.id, owner_only.id, task_only.id, left.id}
+    assert services.holding([nothing, supervisor, closed_only]) == set()
+    assert services.holding([]) == set()

@@ -7,11 +7,12 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from app.accounts.services import Load
-from app.assignment.services import NoSalesStaff, balance
+from app.assignment.services import SHOWN_LOADS, NoSalesStaff, balance
 from app.extensions import db
 from app.followups import services as followups
 from app.followups.cycles import Kind
 from app.models import AuditEntry, Customer, FollowUp, FollowUpState, FollowUpStatus, Role, utcnow
+from app.redis import get_redis
 
 
 def reload(customer: Customer) -> Customer:
@@ -91,6 +92,52 @@ def test_supervisor_sees_the_load_and_the_filtered_list(client, login_as, staff,
     assert response.text.lstrip().startswith('<section id="results"')
     assert "无主客户" in response.text and "<html" not in response.text
     assert "1 customer" in response.text
+
+
+def _load_row(text: str, name: str) -> tuple[int, int]:
+    loads = re.search(r'<section class="loads".*?</section>', text, re.S).group(0)
+    row = re.search(re.escape(name) + r'</a></td>\s*<td class="num">(\d+)</td>\s*<td class="num">(\d+)</td>', loads)
+    return int(row.group(1)), int(row.group(2))
+
+
+def test_the_load_is_counted_once_a_minute_and_after_each_assignment_here(
+    client, login_as, staff, owned, make_customer, make_user
+):
+    login_as(Role.SUPERVISOR)
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    owned(staff["wang"], 2)
+    page = client.get("/assignment/").text
+    assert _load_row(page, "王芳") == (2, 2)
+    assert re.search(r"Counted at \d\d:\d\d:\d\d; counted again at most once a minute", page)
+
+    owned(staff["wang"], 1)  # assigned elsewhere: within the minute the page shows its count
+    assert _load_row(client.get("/assignment/").text, "王芳") == (2, 2)
+    newcomer = make_user(Role.SALES, display_name="新来的")  # a new sales person shows at once
+    page = client.get("/assignment/").text
+    assert _load_row(page, "新来的") == (0, 0) and _load_row(page, "王芳") == (3, 3)
+
+    owned(staff["wang"], 1)
+    customer = make_customer()
+    response = client.post(
+        "/assignment/", data={"ids": [str(customer.id)], "owner": str(newcomer.id)}, headers={"HX-Request": "true"}
+    )
+    assert _load_row(response.text, "王芳") == (4, 4) and _load_row(response.text, "新来的") == (1, 1)
+    assert _load_row(client.get("/assignment/").text, "新来的") == (1, 1)
+
+    owned(staff["li"], 2)
+    get_redis().delete(SHOWN_LOADS)  # as if the minute had passed
+    assert _load_row(client.get("/assignment/").text, "李雷") == (2, 2)
+
+
+def test_the_load_is_counted_again_after_a_handover(client, login_as, staff, owned):
+    login_as(Role.ADMIN)
+    owned(staff["wang"], 2)
+    assert _load_row(client.get("/assignment/").text, "李雷") == (0, 0)
+    response = client.post(
+        f"/assignment/handover/{staff['wang'].id}", data={"how": "person", "to": str(staff["li"].id)}
+    )
+    assert response.status_code == 302
+    assert _load_row(client.get("/assignment/").text, "李雷") == (2, 2)
 
 
 def test_next_due_and_follow_up_state_are_shown(client, login_as, staff, owned):

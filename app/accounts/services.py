@@ -3,7 +3,7 @@ logins, and who the sales staff are and how much each of them holds."""
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, or_, select
 
 from .. import audit_log
 from ..extensions import db
@@ -125,6 +125,25 @@ def loads_of(users: list[User]) -> list[Load]:
         ).all()
     )
     return [Load(user.id, user.display_name, owned.get(user.id, 0), tasks.get(user.id, 0)) for user in users]
+
+
+def holding(users: list[User]) -> set[int]:
+    """The ids of those of `users` who own a customer or hold an open follow-up (Load.holds_any):
+    one look into the indexes per person, not a count of everything they hold."""
+    # Ordered as ix_customers_owner_last_paid is, so PostgreSQL reads that index: under EXISTS it
+    # would scan the table, to its end for a person who owns none (60 ms at 100,000 customers).
+    first_owned = (
+        select(Customer.owner_id)
+        .where(Customer.owner_id == User.id)
+        .order_by(Customer.last_paid_at)
+        .limit(1)
+        .correlate(User)
+        .scalar_subquery()
+    )
+    owns = first_owned.is_not(None)
+    has_tasks = exists().where(FollowUp.assignee_id == User.id, FollowUp.status == FollowUpStatus.OPEN)
+    ids = [user.id for user in users]
+    return set(db.session.scalars(select(User.id).where(User.id.in_(ids), or_(owns, has_tasks))))
 
 
 def sales_loads(excluding: User | None = None) -> list[Load]:

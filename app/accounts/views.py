@@ -127,12 +127,11 @@ def users():
             flash(_("User %(name)s created.", name=user.username), "success")
             return redirect(url_for("accounts.users"))
     users = services.staff()
-    loads = {load.user_id: load for load in services.loads_of(users)}
     return render(
         "accounts/users.html",
         form=form,
         users=users,
-        loads=loads,
+        holding=services.holding(users),
         roles=ROLE_LABELS,
         reset_form=PasswordResetForm(),
         status=422 if form.errors else 200,

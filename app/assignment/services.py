@@ -14,12 +14,14 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
 from .. import audit_log
-from ..accounts.services import Load, sales_loads
+from ..accounts.services import Load, loads_of, sales_loads, sales_staff
 from ..customers.services import Filters, filtered
 from ..extensions import db
 from ..followups import daily_figures
 from ..followups import services as followups
+from ..kept import kept
 from ..models import AuditAction, Customer, FollowUp, FollowUpStatus, User
+from ..redis import get_redis
 
 
 class NoSalesStaff(followups.AssignmentError):
@@ -43,6 +45,31 @@ def balance(loads: list[Load], customers: list[tuple[int, bool]]) -> dict[int, l
         given[user_id].append(customer_id)
         heapq.heappush(heap, (tasks + brings_task, owned + 1, name, user_id))
     return given
+
+
+# How long the page shows one count of the sales staff's loads (each reads every customer).
+LOADS_SECONDS = 60
+SHOWN_LOADS = "assignment:loads"  # their Redis key
+
+
+def shown_loads(fresh: bool = False) -> tuple[list[Load], datetime]:
+    """The active sales staff's loads as the page shows them, and when they were counted (naive
+    UTC): at most LOADS_SECONDS ago, or now with `fresh` (after an assignment made on the page).
+    Balancing never reads these: it counts (sales_loads)."""
+    staff = sales_staff()
+
+    def count() -> dict[str, list[int]]:
+        return {str(load.user_id): [load.customers, load.open_tasks] for load in loads_of(staff)}
+
+    counts, counted_at = kept(SHOWN_LOADS, LOADS_SECONDS, count, fresh)
+    if any(str(user.id) not in counts for user in staff):  # someone joined the sales staff since
+        counts, counted_at = kept(SHOWN_LOADS, LOADS_SECONDS, count, fresh=True)
+    return [Load(user.id, user.display_name, *counts[str(user.id)]) for user in staff], counted_at
+
+
+def forget_shown_loads() -> None:
+    """The next page counts the loads again (after a handover, which changes them)."""
+    get_redis().delete(SHOWN_LOADS)
 
 
 # --- choosing customers ------------------------------------------------------------------------

@@ -45,13 +45,16 @@ def _render(
         page_number(request.args),
         current_app.config["PAGE_SIZE"],
     )
+    # A POST may have changed the loads: they are counted again.
+    loads, loads_counted_at = services.shown_loads(fresh=request.method == "POST")
     return render(
         "assignment/index.html",
         block,
         filter_form=filter_form,
         form=form,
         page=page,
-        loads=accounts.sales_loads(),
+        loads=loads,
+        loads_counted_at=loads_counted_at,
         message=message,
         auto_message=auto_message,
         layers=LAYER_LABELS,
@@ -169,6 +172,7 @@ def handover(user_id: int):
             if was_active:
                 accounts.set_active(user, False, current_user)
             db.session.commit()
+            services.forget_shown_loads()
             if given:
                 flash(_handed_over(given), "success")
             if was_active:

@@ -36,7 +36,7 @@ from ..models import (
     User,
     utcnow,
 )
-from ..pagination import page_of
+from ..pagination import count_of
 from ..sending import compose, engine, settings, texts
 from ..sending.eligibility import skip_reason
 from ..sending.providers import Provider, provider
@@ -112,8 +112,9 @@ def audience_query(user: User, filters: Filters) -> Select:
 
 
 def audience_count(user: User, filters: Filters) -> int:
-    """How many customers the filters match: counted as the registry list counts them."""
-    return page_of(filtered(user, filters), 1, 1).total
+    """How many customers the filters match: counted as the registry list counts them (without
+    reading the list's first row, whose order PostgreSQL would sort the whole registry for)."""
+    return count_of(filtered(user, filters))
 
 
 # --- when ------------------------------------------------------------------------------------

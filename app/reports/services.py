@@ -1,11 +1,23 @@
+"""The supervisor's overview: how many customers each segment, tier, activity and province holds.
+
+Counting them reads every customer (100,000 in the bench: tens of milliseconds on SQLite, more
+on PostgreSQL), so a count is kept in Redis for a minute and shared by everyone who sees the
+same customers; the page says when it was counted.
+"""
+
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from ..access import visible_customers
 from ..extensions import db
+from ..kept import kept
 from ..models import User
+
+# How long one count of the overview is shown before the customers are counted again.
+OVERVIEW_SECONDS = 60
 
 
 @dataclass
@@ -49,3 +61,17 @@ def segment_counts(user: User) -> SegmentCounts:
         flagged_bad_reviewer=flags[1],
         flagged_picky=flags[2],
     )
+
+
+def overview(user: User) -> tuple[SegmentCounts, datetime]:
+    """The counts `user` sees and when they were made (naive UTC): at most OVERVIEW_SECONDS ago."""
+
+    def count() -> dict:
+        counts = segment_counts(user)
+        # The provinces as pairs: JSON's keys are strings, and the unknown province is None.
+        return vars(counts) | {"by_province": list(counts.by_province.items())}
+
+    scope = "everyone" if user.sees_everyone else user.id
+    values, counted_at = kept(f"reports:overview:{scope}", OVERVIEW_SECONDS, count)
+    values["by_province"] = {province: n for province, n in values["by_province"]}
+    return SegmentCounts(**values), counted_at

@@ -10,9 +10,11 @@ from . import bp, services
 @bp.get("/overview")
 @roles_required(Role.SUPERVISOR, Role.ADMIN)
 def overview():
+    counts, counted_at = services.overview(current_user)
     return render(
         "reports/overview.html",
-        counts=services.segment_counts(current_user),
+        counts=counts,
+        counted_at=counted_at,
         layers=LAYER_LABELS,
         tiers=TIER_LABELS,
         activities=ACTIVITY_LABELS,
