@@ -10,6 +10,7 @@ from enum import StrEnum
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
+    BigInteger,
     ForeignKey,
     Index,
     LargeBinary,
@@ -325,6 +326,13 @@ class Customer(db.Model):
     tier: Mapped[str] = mapped_column(String(5), default=Tier.NONE, index=True)
     flag_bad_reviewer: Mapped[bool] = mapped_column(default=False)
     flag_picky: Mapped[bool] = mapped_column(default=False)
+    # For an incremental recompute (app.segments): when the customer must next be looked at
+    # (long ago, DUE_NOW, once an order or complaint of theirs is written: triggers, 0008;
+    # NULL: not before that), and the spend their layer was ranked by, in cents.
+    segments_due_at: Mapped[datetime | None] = mapped_column(
+        index=True, default=datetime(1970, 1, 1), server_default=text("'1970-01-01 00:00:00.000000'")
+    )
+    segment_spend_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     # Follow-up cycles (app.followups): the cycle reached, unconverted cycles in a row, whether
     # the customer is still followed up, and when they were last contacted.
@@ -525,6 +533,16 @@ class Complaint(db.Model):
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     recorded_by: Mapped[User | None] = relationship()
+
+
+class SegmentsState(db.Model):
+    """The last segment recompute (one row, id 1): at what moment, with which thresholds."""
+
+    __tablename__ = "segments_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    computed_at: Mapped[datetime] = mapped_column()
+    thresholds: Mapped[str] = mapped_column(Text)
 
 
 class AuditEntry(db.Model):
