@@ -13,7 +13,6 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import lru_cache
 
 from sqlalchemy import (
     BigInteger,
@@ -26,14 +25,16 @@ from sqlalchemy import (
     String,
     Table,
     case,
+    cast,
     func,
     insert,
+    literal,
+    null,
     or_,
     select,
-    type_coerce,
+    true,
     update,
 )
-from sqlalchemy.types import NullType
 
 from .models import (
     PAID_STATUSES,
@@ -259,100 +260,110 @@ def ranked_layer(spend: int, cutoffs: Cutoffs) -> Layer:
     return Layer.BOTTOM
 
 
-@dataclass(frozen=True)
-class Dates:
-    """When the earliest of a customer's dated items still inside each window happened: the
-    first to leave it as time goes by (None: nothing inside)."""
-
-    spend: datetime | None = None  # paid orders within `spend_days`
-    tier: datetime | None = None  # within `tier_days`
-    active: datetime | None = None  # within `active_days`
-    bad_review: datetime | None = None  # within `bad_review_days`
-    refund: datetime | None = None  # within `picky_days`
-    complaint: datetime | None = None  # within `picky_days`
-
-
-@lru_cache(maxsize=16)
-def _spans(t: Thresholds) -> tuple[timedelta, ...]:
-    return tuple(
-        timedelta(days=days)
-        for days in (
-            t.spend_days,
-            t.tier_days,
-            t.active_days,
-            t.bad_review_days,
-            t.picky_days,
-            t.picky_days,
-            t.new_days,
-            t.lost_days,
-            t.intermittent_days,
-        )
-    )
-
-
-def next_change(stats: Stats, dates: Dates, now: datetime, t: Thresholds) -> datetime | None:
-    """The earliest moment after `now` from which the customer's Stats may differ with no new
-    data: one of their dates leaves a window (an item counts while its date >= now - days,
-    so it leaves once now > date + days). None: never, until their data changes."""
-    spend, tier, active, bad_review, refund, complaint, new, lost, intermittent = _spans(t)
-    edges = [
-        dates.spend and dates.spend + spend,
-        dates.tier and dates.tier + tier,
-        dates.active and dates.active + active,
-        dates.bad_review and dates.bad_review + bad_review,
-        dates.refund and dates.refund + refund,
-        dates.complaint and dates.complaint + complaint,
-    ]
-    if stats.first_paid_at is not None:
-        edges += (stats.first_paid_at + new, stats.last_paid_at + lost, stats.last_paid_at + intermittent)
-    return min((edge for edge in edges if edge is not None and edge >= now), default=None)
-
-
 def cents(amount: Decimal) -> int:
     return int(amount.scaleb(2).to_integral_value())
 
 
-def _raw(column):
-    """The value as the driver gives it: SQLAlchemy's processing of each value (a datetime
-    parsed in Python on SQLite) would cost more than the aggregate over 100,000 customers."""
-    return type_coerce(column, NullType())
+# --- the same rules in SQL, for many customers at once ----------------------------------------
+#
+# Each mirrors the function above it names; tests/test_segments_recompute.py checks that the
+# recompute gives what those functions give, customer by customer.
 
 
-def _same(value):
-    return value
+class _Rules:
+    """The rules over the columns of one row of `_values_query`: the aggregates of a customer's
+    orders (`a`) and complaints (`k`)."""
+
+    def __init__(self, dialect: str, now: datetime, t: Thresholds, a, k):
+        self.sqlite = dialect == "sqlite"
+        self.now, self.t, self.a, self.k = now, t, a, k
+
+    def since(self, days: int) -> datetime:
+        return self.now - timedelta(days=days)
+
+    def spend_cents(self, column):
+        """cents(Stats.spend_in_window): on SQLite a sum of floats, rounded to the cent as
+        SQLAlchemy reads it (exact for sums of amounts in cents)."""
+        return cast(func.round(func.coalesce(column, 0) * 100), BigInteger)
+
+    def base_layer(self):
+        a, t = self.a, self.t
+        return case(
+            (a.first_paid_at.is_(None), Layer.PROSPECT.value),
+            (a.first_paid_at >= self.since(t.new_days), Layer.NEW.value),
+            (a.last_paid_at < self.since(t.lost_days), Layer.LOST.value),
+            else_=null(),
+        )
+
+    def activity(self):
+        a, t = self.a, self.t
+        return case(
+            (func.coalesce(a.recent_paid_orders, 0) >= t.active_min_orders, Activity.ACTIVE.value),
+            (a.last_paid_at >= self.since(t.intermittent_days), Activity.INTERMITTENT.value),
+            else_=Activity.INACTIVE.value,
+        )
+
+    def tier(self):
+        spend = self.spend_cents(self.a.tier_spend)
+        return case(
+            (spend >= cents(self.t.svip_spend), Tier.SVIP.value),
+            (spend >= cents(self.t.vip_spend), Tier.VIP.value),
+            else_=Tier.NONE.value,
+        )
+
+    def bad_reviewer(self):
+        return func.coalesce(self.a.recent_bad_reviews, 0) > 0
+
+    def picky(self):
+        return or_(
+            func.coalesce(self.a.recent_refunds, 0) >= self.t.picky_min_refunds,
+            func.coalesce(self.k.recent, 0) >= self.t.picky_min_complaints,
+        )
+
+    def plus_days(self, moment, days: int):
+        if self.sqlite:  # dates are text: whole seconds through SQLite's date functions, then the fraction
+            return func.strftime("%Y-%m-%d %H:%M:%S", moment, f"{days:+d} days").concat(func.substr(moment, 20))
+        return moment + timedelta(days=days)
+
+    def earliest(self, *moments):
+        if self.sqlite:  # min() of several values is NULL if one is
+            never = "9999-12-31 00:00:00.000000"
+            return func.nullif(func.min(*(func.coalesce(m, never) for m in moments)), never)
+        return func.least(*moments)
+
+    def next_change(self):
+        """The earliest moment after `now` from which the customer's Stats may differ with no
+        new data: one of their dates leaves a window (an item counts while its date >= now -
+        days, so it leaves once now > date + days). NULL: not before their data changes."""
+        a, k, t = self.a, self.k, self.t
+        first, last = a.first_paid_at, a.last_paid_at
+        return self.earliest(
+            self.plus_days(a.spend_from, t.spend_days),
+            self.plus_days(a.tier_from, t.tier_days),
+            self.plus_days(a.active_from, t.active_days),
+            self.plus_days(a.bad_review_from, t.bad_review_days),
+            self.plus_days(a.refund_from, t.picky_days),
+            self.plus_days(k.recent_from, t.picky_days),
+            case((first >= self.since(t.new_days), self.plus_days(first, t.new_days))),
+            case((last >= self.since(t.lost_days), self.plus_days(last, t.lost_days))),
+            case((last >= self.since(t.intermittent_days), self.plus_days(last, t.intermittent_days))),
+        )
 
 
-def _money(value) -> Decimal | None:
-    """A sum of Money as SQLAlchemy reads it: SQLite gives a float (or an int)."""
-    if value is None or isinstance(value, Decimal):
-        return value
-    return Decimal(f"{value:.2f}")
-
-
-class _Driver:
-    """Dates and money between the driver's values and Python's, as the models' types convert
-    them (SQLite keeps dates as text and money as floats), a few times faster."""
-
-    def __init__(self, connection: Connection):
-        sqlite = connection.dialect.name == "sqlite"
-        self.moment = datetime.fromisoformat if sqlite else _same
-        self.stored_moment = _stored_moment if sqlite else _same
-        self.stored_money = float if sqlite else _same
-
-
-def _stored_moment(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat(" ", "microseconds")
-
-
-def _complaints_query(now: datetime, t: Thresholds):
+def _complaints_query(now: datetime, t: Thresholds, customers=None):
     recent = Complaint.at >= now - timedelta(days=t.picky_days)
-    return select(
-        Complaint.customer_id, func.count(), func.count().filter(recent), _raw(func.min(Complaint.at).filter(recent))
+    query = select(
+        Complaint.customer_id.label("customer_id"),
+        func.count().label("total"),
+        func.count().filter(recent).label("recent"),
+        func.min(Complaint.at).filter(recent).label("recent_from"),
     ).group_by(Complaint.customer_id)
+    return query if customers is None else query.where(Complaint.customer_id.in_(customers))
 
 
-def _orders_query(connection: Connection, now: datetime, t: Thresholds, customers=None):
-    """Per customer with orders, one row: Stats' values, the figures, the Dates (see gather)."""
+def _orders_query(dialect: str, now: datetime, t: Thresholds, customers=None):
+    """Per customer with orders, one row: Stats' values, the figures, and in each window the
+    date of the earliest item still in it (the first to leave)."""
 
     def since(days: int) -> datetime:
         return now - timedelta(days=days)
@@ -373,7 +384,7 @@ def _orders_query(connection: Connection, now: datetime, t: Thresholds, customer
     )
     if customers is not None:
         per_order = per_order.where(Order.customer_id.in_(customers))
-    if connection.dialect.name == "sqlite":
+    if dialect == "sqlite":
         # Not flattened into the aggregate: SQLite then works out each CASE once per order
         # rather than once per aggregate that reads it (2.4 s of CPU for 1,000,000 orders, 3.2).
         per_order = per_order.limit(-1)
@@ -384,73 +395,53 @@ def _orders_query(connection: Connection, now: datetime, t: Thresholds, customer
 
     return select(
         o.c.customer_id,
-        _raw(func.min(o.c.paid_at)),
-        _raw(func.max(o.c.paid_at)),
-        func.count(o.c.paid_at),
-        _raw(func.sum(o.c.spent)),
-        _raw(func.sum(o.c.spent).filter(within(o.c.paid_at, t.spend_days))),
-        _raw(func.sum(o.c.spent).filter(within(o.c.paid_at, t.tier_days))),
-        func.count(o.c.paid_at).filter(within(o.c.paid_at, t.active_days)),
-        func.count(o.c.bad_at).filter(within(o.c.bad_at, t.bad_review_days)),
-        func.count(o.c.refund_at).filter(within(o.c.refund_at, t.picky_days)),
-        func.count(o.c.refund_at),
-        _raw(func.min(o.c.paid_at).filter(within(o.c.paid_at, t.spend_days))),
-        _raw(func.min(o.c.paid_at).filter(within(o.c.paid_at, t.tier_days))),
-        _raw(func.min(o.c.paid_at).filter(within(o.c.paid_at, t.active_days))),
-        _raw(func.min(o.c.bad_at).filter(within(o.c.bad_at, t.bad_review_days))),
-        _raw(func.min(o.c.refund_at).filter(within(o.c.refund_at, t.picky_days))),
+        func.min(o.c.paid_at).label("first_paid_at"),
+        func.max(o.c.paid_at).label("last_paid_at"),
+        func.count(o.c.paid_at).label("paid_orders"),
+        func.sum(o.c.spent).label("total"),
+        func.sum(o.c.spent).filter(within(o.c.paid_at, t.spend_days)).label("spend"),
+        func.sum(o.c.spent).filter(within(o.c.paid_at, t.tier_days)).label("tier_spend"),
+        func.count(o.c.paid_at).filter(within(o.c.paid_at, t.active_days)).label("recent_paid_orders"),
+        func.count(o.c.bad_at).filter(within(o.c.bad_at, t.bad_review_days)).label("recent_bad_reviews"),
+        func.count(o.c.refund_at).filter(within(o.c.refund_at, t.picky_days)).label("recent_refunds"),
+        func.count(o.c.refund_at).label("refunds"),
+        func.min(o.c.paid_at).filter(within(o.c.paid_at, t.spend_days)).label("spend_from"),
+        func.min(o.c.paid_at).filter(within(o.c.paid_at, t.tier_days)).label("tier_from"),
+        func.min(o.c.paid_at).filter(within(o.c.paid_at, t.active_days)).label("active_from"),
+        func.min(o.c.bad_at).filter(within(o.c.bad_at, t.bad_review_days)).label("bad_review_from"),
+        func.min(o.c.refund_at).filter(within(o.c.refund_at, t.picky_days)).label("refund_from"),
     ).group_by(o.c.customer_id)
 
 
 def gather(connection: Connection, now: datetime, t: Thresholds, only=None):
-    """Per customer with orders: Stats, the figures shown on the customer (as in FIGURES,
-    complaint_count aside), the Dates; complaints per customer: (all, recent, earliest recent).
-    Every customer's, or `only` these customers' (a list of ids, or a select of ids)."""
-    driver = _Driver(connection)
-    moment = driver.moment
-    complaints_query = _complaints_query(now, t)
-    if only is not None:
-        complaints_query = complaints_query.where(Complaint.customer_id.in_(only))
-    # Every complaint counts toward the customer's figure; only recent ones toward "picky".
+    """Per customer with orders: Stats and the figures shown on the customer; complaints per
+    customer: (all, recent). Every customer's, or `only` these customers' (a list of ids)."""
     complaints = {
-        cid: (total, recent, first and moment(first))
-        for cid, total, recent, first in connection.execute(complaints_query)
+        row.customer_id: (row.total, row.recent) for row in connection.execute(_complaints_query(now, t, only))
     }
-    stats, figures, dates = {}, {}, {}
-    zero = Decimal("0")
-    for (
-        cid,
-        first,
-        last,
-        count,
-        total,
-        spend,
-        tier_spend,
-        recent,
-        bad,
-        refunds,
-        all_refunds,
-        *earliest,
-    ) in connection.execute(_orders_query(connection, now, t, only)):
-        complained = complaints.get(cid)
-        first = first and moment(first)
-        last = last and moment(last)
+    stats, figures = {}, {}
+    for row in connection.execute(_orders_query(connection.dialect.name, now, t, only)):
+        cid = row.customer_id
         stats[cid] = Stats(
-            first_paid_at=first,
-            last_paid_at=last,
-            spend_in_window=_money(spend) or zero,
-            spend_in_tier_window=_money(tier_spend) or zero,
-            recent_paid_orders=recent,
-            recent_bad_reviews=bad,
-            recent_refunds=refunds,
-            recent_complaints=complained[1] if complained else 0,
+            first_paid_at=row.first_paid_at,
+            last_paid_at=row.last_paid_at,
+            spend_in_window=Decimal(row.spend or 0),
+            spend_in_tier_window=Decimal(row.tier_spend or 0),
+            recent_paid_orders=row.recent_paid_orders,
+            recent_bad_reviews=row.recent_bad_reviews,
+            recent_refunds=row.recent_refunds,
+            recent_complaints=complaints.get(cid, (0, 0))[1],
         )
-        figures[cid] = (first, last, count, (_money(total) or zero).quantize(CENT), all_refunds)
-        dates[cid] = Dates(*(e and moment(e) for e in earliest), complaint=complained[2] if complained else None)
-    return stats, figures, complaints, dates
+        figures[cid] = {
+            "first_paid_at": row.first_paid_at,
+            "last_paid_at": row.last_paid_at,
+            "paid_order_count": row.paid_orders,
+            "total_spend": Decimal(row.total or 0).quantize(Decimal("0.01")),
+            "refund_count": row.refunds,
+        }
+    return stats, figures, complaints
 
 
-CENT = Decimal("0.01")
 NO_ORDERS = {
     "first_paid_at": None,
     "last_paid_at": None,
@@ -464,17 +455,28 @@ def refresh_figures(connection: Connection, customer_ids: list[int], now: dateti
     """The figures of a few customers (paid orders, spend, refunds, complaints) from their
     orders now; their layer, tier and flags wait for the next recompute, which ranks
     everyone's spend."""
-    _, figures, complaints, _ = gather(connection, now, t, only=customer_ids)
+    _, figures, complaints = gather(connection, now, t, only=customer_ids)
     table = Customer.__table__
     for cid in customer_ids:
-        values = dict(zip(NO_ORDERS, figures[cid])) if cid in figures else dict(NO_ORDERS)
-        values["complaint_count"] = complaints.get(cid, (0,))[0]
+        values = figures.get(cid, NO_ORDERS) | {"complaint_count": complaints.get(cid, (0, 0))[0]}
         connection.execute(update(table).where(table.c.id == cid).values(values))
 
 
-# What a recompute writes of a customer, in the order of the rows it makes.
-FIGURES = ("first_paid_at", "last_paid_at", "paid_order_count", "total_spend", "refund_count", "complaint_count")
-CLASSIFIED = (*FIGURES, "layer", "activity", "tier", "flag_bad_reviewer", "flag_picky", "segment_spend_cents")
+# What a recompute writes of a customer.
+CLASSIFIED = (
+    "first_paid_at",
+    "last_paid_at",
+    "paid_order_count",
+    "total_spend",
+    "refund_count",
+    "complaint_count",
+    "layer",
+    "activity",
+    "tier",
+    "flag_bad_reviewer",
+    "flag_picky",
+    "segment_spend_cents",
+)
 
 
 def _values_table() -> Table:
@@ -490,7 +492,7 @@ def _values_table() -> Table:
         Column("total_spend", Money),
         Column("refund_count", Integer),
         Column("complaint_count", Integer),
-        Column("layer", String(10)),
+        Column("layer", String(10)),  # NULL until ranked
         Column("activity", String(15)),
         Column("tier", String(5)),
         Column("flag_bad_reviewer", Boolean),
@@ -515,7 +517,9 @@ def recompute(connection: Connection, now: datetime, t: Thresholds, *, everyone:
     Every customer is looked at when asked (`everyone`), on the first run, when the thresholds
     differ from the last run's, or when `now` is earlier than the last run's.
     """
-    c = Customer.__table__.c
+    customers = Customer.__table__
+    c = customers.c
+    dialect = connection.dialect.name
     state = _state(connection)
     fingerprint = repr(t)
     everyone = everyone or state is None or state.thresholds != fingerprint or state.computed_at > now
@@ -528,95 +532,72 @@ def recompute(connection: Connection, now: datetime, t: Thresholds, *, everyone:
         connection.execute(update(table).where(table.c.id == 1).values(computed_at=now, thresholds=fingerprint))
 
     due = None if everyone else c.segments_due_at <= now
-    # The marks before the orders: on PostgreSQL a customer whose orders are written after
-    # this has another mark by the time the result is written, which is then left for the
-    # next run.
-    seen_query = select(c.id, _raw(c.segments_due_at))
-    seen = connection.execute(seen_query if due is None else seen_query.where(due)).all()
-    due_ids = None if due is None else select(c.id).where(due)
-    stats, figures, complaints, dates = gather(connection, now, t, only=due_ids)
-
-    # A row of the values table per customer looked at (its columns' order), as the driver takes them.
-    driver = _Driver(connection)
-    moment, money = driver.stored_moment, driver.stored_money
-    rows, ranked = [], []
-    no_dates = Dates()
-    for cid, seen_due_at in seen:
-        s = stats.get(cid)
-        complained = complaints.get(cid)
-        if s is None:
-            s = Stats(recent_complaints=complained[1] if complained else 0)
-            first = last = None
-            count = refund_count = 0
-            total = Decimal("0.00")
-            when = next_change(s, Dates(complaint=complained[2]) if complained else no_dates, now, t)
-        else:
-            first, last, count, total, refund_count = figures[cid]
-            when = next_change(s, dates[cid], now, t)
-        layer = base_layer(s, now, t)
-        row = [
-            cid,
-            moment(first),
-            moment(last),
-            count,
-            money(total),
-            refund_count,
-            complained[0] if complained else 0,
-            layer and layer.value,
-            activity_of(s, now, t).value,
-            tier_of(s, t).value,
-            is_bad_reviewer(s),
-            is_picky(s, t),
-            cents(s.spend_in_window),
-            moment(when),
-            seen_due_at,
-        ]
-        if layer is None:
-            ranked.append(row)
-        rows.append(row)
+    due_ids = None if due is None else select(c.id).where(due).scalar_subquery()
+    a = _orders_query(dialect, now, t, due_ids).subquery("a")
+    k = _complaints_query(now, t, due_ids).subquery("k")
+    rules = _Rules(dialect, now, t, a.c, k.c)
+    looked_at = (
+        select(
+            c.id,
+            a.c.first_paid_at,
+            a.c.last_paid_at,
+            func.coalesce(a.c.paid_orders, 0),
+            func.round(func.coalesce(a.c.total, 0), 2),
+            func.coalesce(a.c.refunds, 0),
+            func.coalesce(k.c.total, 0),
+            rules.base_layer(),
+            rules.activity(),
+            rules.tier(),
+            rules.bad_reviewer(),
+            rules.picky(),
+            rules.spend_cents(a.c.spend),
+            rules.next_change(),
+            # Read in the same statement as the orders: on PostgreSQL a customer whose orders
+            # are written after it has another mark when the result is written, and is left
+            # for the next run.
+            c.segments_due_at,
+        )
+        .select_from(customers.outerjoin(a, a.c.customer_id == c.id).outerjoin(k, k.c.customer_id == c.id))
+        .where(true() if due is None else due)
+    )
+    values = _values_table()
+    v = values.c
+    values.create(connection)
+    connection.execute(insert(values).from_select([column.name for column in values.columns], looked_at))
 
     # The ranking: the spends of the ranked customers looked at now, and of those not.
-    spends = [row[12] for row in ranked]
+    spends = list(connection.scalars(select(v.segment_spend_cents).where(v.layer.is_(None))))
     if due is not None:
         not_due = or_(c.segments_due_at.is_(None), c.segments_due_at > now)
-        spends += connection.scalars(select(c.segment_spend_cents).where(c.layer.in_(RANKED), not_due)).all()
+        spends += connection.scalars(select(c.segment_spend_cents).where(c.layer.in_(RANKED), not_due))
     cutoffs = layer_cutoffs(spends, t)
-    for row in ranked:
-        row[7] = ranked_layer(row[12], cutoffs).value
 
-    changed = 0
-    if rows:
-        values = _values_table()
-        values.create(connection)
-        marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-        names = ", ".join(column.name for column in values.columns)
-        markers = ", ".join(marker for _ in values.columns)
-        connection.exec_driver_sql(
-            f"INSERT INTO {values.name} ({names}) VALUES ({markers})", [tuple(row) for row in rows]
-        )
-        v = values.c
-        unchanged = c.segments_due_at.is_not_distinct_from(v.seen_due_at)
-        changed = connection.execute(
-            update(Customer.__table__)
-            .values({k: v[k] for k in (*CLASSIFIED, "segments_due_at")})
-            .where(c.id == v.id, unchanged, or_(*(c[k].is_distinct_from(v[k]) for k in CLASSIFIED)))
-        ).rowcount
-        connection.execute(
-            update(Customer.__table__)
-            .values(segments_due_at=v.segments_due_at)
-            .where(c.id == v.id, unchanged, c.segments_due_at.is_distinct_from(v.segments_due_at))
-        )
-        values.drop(connection)
+    def ranked(spend):
+        """ranked_layer in SQL."""
+        whens = []
+        if cutoffs.key is not None:
+            whens.append((spend >= cutoffs.key, Layer.KEY.value))
+        if cutoffs.middle is not None:
+            whens.append((spend >= cutoffs.middle, Layer.MIDDLE.value))
+        return case(*whens, else_=Layer.BOTTOM.value) if whens else literal(Layer.BOTTOM.value)
+
+    connection.execute(update(values).where(v.layer.is_(None)).values(layer=ranked(v.segment_spend_cents)))
+    unchanged = c.segments_due_at.is_not_distinct_from(v.seen_due_at)
+    changed = connection.execute(
+        update(customers)
+        .values({k: v[k] for k in (*CLASSIFIED, "segments_due_at")})
+        .where(c.id == v.id, unchanged, or_(*(c[k].is_distinct_from(v[k]) for k in CLASSIFIED)))
+    ).rowcount
+    connection.execute(
+        update(customers)
+        .values(segments_due_at=v.segments_due_at)
+        .where(c.id == v.id, unchanged, c.segments_due_at.is_distinct_from(v.segments_due_at))
+    )
+    values.drop(connection)
 
     # Everyone else ranked whose layer the new cut-offs move.
-    whens = []
-    if cutoffs.key is not None:
-        whens.append((c.segment_spend_cents >= cutoffs.key, Layer.KEY.value))
-    if cutoffs.middle is not None:
-        whens.append((c.segment_spend_cents >= cutoffs.middle, Layer.MIDDLE.value))
-    layer = case(*whens, else_=Layer.BOTTOM.value) if whens else Layer.BOTTOM.value
+    layer = ranked(c.segment_spend_cents)
     changed += connection.execute(
-        update(Customer.__table__).values(layer=layer).where(c.layer.in_(RANKED), c.layer != layer)
+        update(customers).values(layer=layer).where(c.layer.in_(RANKED), c.layer != layer)
     ).rowcount
-
     return changed
