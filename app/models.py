@@ -286,6 +286,8 @@ class Customer(db.Model):
         Index("ix_customers_total_spend_id", "total_spend", "id"),
         Index("ix_customers_name_id", "name", "id"),
         Index("ix_customers_created_at_id", "created_at", "id"),
+        # The segment recompute's ranking: the spends of the ranked layers, read from here (0008).
+        Index("ix_customers_layer_spend", "layer", "segment_spend_cents", "segments_due_at"),
         # SQLite: a merged (deleted) record's id is never given to another customer (0005).
         {"sqlite_autoincrement": True},
     )

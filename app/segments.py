@@ -13,6 +13,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 
 from sqlalchemy import (
     BigInteger,
@@ -35,6 +36,7 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.exc import SQLAlchemyError
 
 from .models import (
     PAID_STATUSES,
@@ -337,16 +339,25 @@ class _Rules:
         days, so it leaves once now > date + days). NULL: not before their data changes."""
         a, k, t = self.a, self.k, self.t
         first, last = a.first_paid_at, a.last_paid_at
+        dates_by_days: dict[int, list] = {}
+        for days, moment in (
+            (t.spend_days, a.spend_from),
+            (t.tier_days, a.tier_from),
+            (t.active_days, a.active_from),
+            (t.bad_review_days, a.bad_review_from),
+            (t.picky_days, a.refund_from),
+            (t.picky_days, k.recent_from),
+            (t.new_days, case((first >= self.since(t.new_days), first))),
+            (t.lost_days, case((last >= self.since(t.lost_days), last))),
+            (t.intermittent_days, case((last >= self.since(t.intermittent_days), last))),
+        ):
+            dates_by_days.setdefault(days, []).append(moment)
+        # Windows of as many days share one date sum (by default 4 instead of 9 a customer).
         return self.earliest(
-            self.plus_days(a.spend_from, t.spend_days),
-            self.plus_days(a.tier_from, t.tier_days),
-            self.plus_days(a.active_from, t.active_days),
-            self.plus_days(a.bad_review_from, t.bad_review_days),
-            self.plus_days(a.refund_from, t.picky_days),
-            self.plus_days(k.recent_from, t.picky_days),
-            case((first >= self.since(t.new_days), self.plus_days(first, t.new_days))),
-            case((last >= self.since(t.lost_days), self.plus_days(last, t.lost_days))),
-            case((last >= self.since(t.intermittent_days), self.plus_days(last, t.intermittent_days))),
+            *(
+                self.plus_days(self.earliest(*moments) if len(moments) > 1 else moments[0], days)
+                for days, moments in dates_by_days.items()
+            )
         )
 
 
@@ -527,7 +538,10 @@ def recompute(connection: Connection, now: datetime, t: Thresholds, *, everyone:
     try:
         return _recompute(connection, now, t, everyone)
     finally:
-        connection.exec_driver_sql(f"PRAGMA cache_size = {int(default_cache)}")
+        try:  # best effort: a failure here must not hide the recompute's
+            connection.exec_driver_sql(f"PRAGMA cache_size = {int(default_cache)}")
+        except SQLAlchemyError:
+            pass
 
 
 RECOMPUTE_CACHE_KB = 128 * 1024
@@ -552,35 +566,49 @@ def _recompute(connection: Connection, now: datetime, t: Thresholds, everyone: b
     due_ids = None if due is None else select(c.id).where(due).scalar_subquery()
     a = _orders_query(dialect, now, t, due_ids).subquery("a")
     k = _complaints_query(now, t, due_ids).subquery("k")
-    rules = _Rules(dialect, now, t, a.c, k.c)
-    looked_at = (
-        select(
+
+    def looked_at(orders):
+        """The values of each customer looked at, from the aggregates of their orders."""
+        rules = _Rules(dialect, now, t, orders, k.c)
+        return select(
             c.id,
-            a.c.first_paid_at,
-            a.c.last_paid_at,
-            func.coalesce(a.c.paid_orders, 0),
-            func.round(func.coalesce(a.c.total, 0), 2),
-            func.coalesce(a.c.refunds, 0),
+            orders.first_paid_at,
+            orders.last_paid_at,
+            func.coalesce(orders.paid_orders, 0),
+            func.round(func.coalesce(orders.total, 0), 2),
+            func.coalesce(orders.refunds, 0),
             func.coalesce(k.c.total, 0),
             rules.base_layer(),
             rules.activity(),
             rules.tier(),
             rules.bad_reviewer(),
             rules.picky(),
-            rules.spend_cents(a.c.spend),
+            rules.spend_cents(orders.spend),
             rules.next_change(),
             # Read in the same statement as the orders: on PostgreSQL a customer whose orders
             # are written after it has another mark when the result is written, and is left
             # for the next run.
             c.segments_due_at,
         )
-        .select_from(customers.outerjoin(a, a.c.customer_id == c.id).outerjoin(k, k.c.customer_id == c.id))
-        .where(true() if due is None else due)
-    )
+
     values = _values_table()
     v = values.c
     values.create(connection)
-    connection.execute(insert(values).from_select([column.name for column in values.columns], looked_at))
+    names = [column.name for column in values.columns]
+    # Customers with orders, in the aggregate's order (each found by id), then those without.
+    with_orders = (
+        looked_at(a.c)
+        .select_from(a.join(customers, c.id == a.c.customer_id).outerjoin(k, k.c.customer_id == c.id))
+        .where(true() if due is None else due)
+    )
+    connection.execute(insert(values).from_select(names, with_orders))
+    no_orders = SimpleNamespace(**{column.key: literal(None, column.type) for column in a.c})
+    without_orders = (
+        looked_at(no_orders)
+        .select_from(customers.outerjoin(k, k.c.customer_id == c.id))
+        .where(true() if due is None else due, ~select(Order.id).where(Order.customer_id == c.id).exists())
+    )
+    connection.execute(insert(values).from_select(names, without_orders))
 
     # The ranking: the spends of the ranked customers looked at now, and of those not.
     spends = list(connection.scalars(select(v.segment_spend_cents).where(v.layer.is_(None))))
@@ -607,7 +635,7 @@ def _recompute(connection: Connection, now: datetime, t: Thresholds, everyone: b
     ).rowcount
     connection.execute(
         update(customers)
-        .values(segments_due_at=v.segments_due_at)
+        .values(segments_due_at=v.segments_due_at, updated_at=c.updated_at)  # nothing shown changed
         .where(c.id == v.id, unchanged, c.segments_due_at.is_distinct_from(v.segments_due_at))
     )
     values.drop(connection)

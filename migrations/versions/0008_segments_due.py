@@ -80,6 +80,8 @@ def upgrade():
     )
     op.add_column("customers", sa.Column("segment_spend_cents", sa.BigInteger(), nullable=False, server_default="0"))
     op.create_index("ix_customers_segments_due_at", "customers", ["segments_due_at"])
+    # The ranking reads every ranked customer's spend (and whether they are due) from this index.
+    op.create_index("ix_customers_layer_spend", "customers", ["layer", "segment_spend_cents", "segments_due_at"])
     # The orders' index by customer holds what the recompute reads of an order (a covering index).
     op.drop_index("ix_orders_customer_paid", table_name="orders")
     op.create_index("ix_orders_customer_paid", "orders", ["customer_id", "paid_at", *COVERED])
@@ -113,6 +115,7 @@ def downgrade():
     op.drop_table("segments_state")
     op.drop_index("ix_orders_customer_paid", table_name="orders")
     op.create_index("ix_orders_customer_paid", "orders", ["customer_id", "paid_at"])
+    op.drop_index("ix_customers_layer_spend", table_name="customers")
     op.drop_index("ix_customers_segments_due_at", table_name="customers")
     # Plain DROP COLUMN (SQLite 3.35+): a batch rebuild would drop the search triggers.
     for column in ("segment_spend_cents", "segments_due_at"):
