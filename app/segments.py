@@ -4,9 +4,11 @@ The rules are plain functions over plain values. `recompute` applies them to the
 who may have changed since the last run: those whose orders or complaints were written since
 (database triggers mark them, whoever writes: migration 0008), and those one of whose dates
 has since left a window the rules count (the moment is kept per customer, `segments_due_at`).
-One aggregate over those customers' orders, the rules in Python, and set-based writes of what
-changed; the spend ranking (key / middle / bottom) is then applied to everyone as two
-cut-off spends, since one customer's spend moves others' ranks.
+For 100,000 customers that is set-based: one statement aggregates their orders and applies
+the rules in SQL (`_Rules`, which mirrors the functions; tests/test_segments_recompute.py
+checks it against them customer by customer) into a temporary table, and one UPDATE … FROM
+writes the customers whose values changed. The spend ranking (key / middle / bottom) is then
+applied to everyone as two cut-off spends, since one customer's spend moves others' ranks.
 """
 
 from bisect import bisect_left

@@ -224,7 +224,7 @@ def main() -> int:
                 start, cpu = time.perf_counter(), time.process_time()
                 gather(connection, later, thresholds)
                 print(
-                    f"the aggregate over every order alone (app.segments.gather): {time.perf_counter() - start:.2f} s"
+                    f"the aggregate over every order, read into Python (app.segments.gather, as refresh_figures reads it): {time.perf_counter() - start:.2f} s"
                     f" (CPU {time.process_time() - cpu:.2f} s)"
                 )
             db.engine.dispose()
