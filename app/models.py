@@ -10,6 +10,7 @@ from enum import StrEnum
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
+    BigInteger,
     ForeignKey,
     Index,
     LargeBinary,
@@ -285,6 +286,8 @@ class Customer(db.Model):
         Index("ix_customers_total_spend_id", "total_spend", "id"),
         Index("ix_customers_name_id", "name", "id"),
         Index("ix_customers_created_at_id", "created_at", "id"),
+        # The segment recompute's ranking: the spends of the ranked layers, read from here (0008).
+        Index("ix_customers_layer_spend", "layer", "segment_spend_cents", "segments_due_at"),
         # SQLite: a merged (deleted) record's id is never given to another customer (0005).
         {"sqlite_autoincrement": True},
     )
@@ -325,6 +328,13 @@ class Customer(db.Model):
     tier: Mapped[str] = mapped_column(String(5), default=Tier.NONE, index=True)
     flag_bad_reviewer: Mapped[bool] = mapped_column(default=False)
     flag_picky: Mapped[bool] = mapped_column(default=False)
+    # For an incremental recompute (app.segments): when the customer must next be looked at
+    # (long ago, DUE_NOW, once an order or complaint of theirs is written: triggers, 0008;
+    # NULL: not before that), and the spend their layer was ranked by, in cents.
+    segments_due_at: Mapped[datetime | None] = mapped_column(
+        index=True, default=datetime(1970, 1, 1), server_default=text("'1970-01-01 00:00:00.000000'")
+    )
+    segment_spend_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     # Follow-up cycles (app.followups): the cycle reached, unconverted cycles in a row, whether
     # the customer is still followed up, and when they were last contacted.
@@ -514,7 +524,21 @@ class BlacklistEntry(db.Model):
 
 class Order(db.Model):
     __tablename__ = "orders"
-    __table_args__ = (Index("ix_orders_customer_paid", "customer_id", "paid_at"),)
+    __table_args__ = (
+        # A customer's orders by payment time; it also holds every column the segment
+        # recompute reads (app.segments), so that the recompute reads this index alone,
+        # in customer order, and never the table (0008).
+        Index(
+            "ix_orders_customer_paid",
+            "customer_id",
+            "paid_at",
+            "status",
+            "amount",
+            "refund_amount",
+            "review",
+            "created_at",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_no: Mapped[str] = mapped_column(String(64), unique=True)
@@ -550,6 +574,16 @@ class Complaint(db.Model):
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     recorded_by: Mapped[User | None] = relationship()
+
+
+class SegmentsState(db.Model):
+    """The last segment recompute (one row, id 1): at what moment, with which thresholds."""
+
+    __tablename__ = "segments_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    computed_at: Mapped[datetime] = mapped_column()
+    thresholds: Mapped[str] = mapped_column(Text)
 
 
 class AuditEntry(db.Model):
