@@ -11,7 +11,7 @@ segments_state: the moment and thresholds of the last recompute (a recompute at 
 moment, or with other thresholds, looks at every customer).
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-28 13:20:00
 
 """
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
