@@ -97,7 +97,7 @@ def test_two_workers_claiming_the_same_batch_get_each_message_once(app, make_cus
     def worker(token):
         with app.app_context():
             start.wait()
-            claimed[token] = engine.claim(ids, token, NOW)
+            claimed[token] = [row.id for row in engine.claim(ids, token, NOW)]
             db.session.commit()
             db.session.remove()
 

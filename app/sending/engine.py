@@ -25,7 +25,7 @@ from flask import current_app
 from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
-from sqlalchemy import JSON, Select, String, Text, bindparam, cast, func, literal, select, update
+from sqlalchemy import JSON, Row, Select, String, Text, bindparam, cast, func, literal, select, update
 
 from ..extensions import db
 from ..models import (
@@ -382,23 +382,33 @@ class BatchResult:
     unknown: int = 0  # the provider's answer never came
 
 
-def claim(ids: Sequence[int], token: str, now: datetime) -> list[int]:
+def claim(ids: Sequence[int], token: str, now: datetime) -> list[Row]:
     """Move those of `ids` still scheduled and due to "sending" under `token`: one statement,
-    so two workers holding the same ids never both get one."""
+    so two workers holding the same ids never both get one. Returns what sending needs of
+    each claimed message, in the order of their ids."""
     db.session.commit()  # the claim must open its transaction (see the module's note)
     lease_until = now + timedelta(seconds=current_app.config["SMS_CLAIM_LEASE_SECONDS"])
-    return list(
-        db.session.scalars(
-            update(messages)
-            .where(
-                messages.c.id.in_(ids),
-                messages.c.status == MessageStatus.SCHEDULED,
-                messages.c.due_at <= now,
-            )
-            .values(status=MessageStatus.SENDING, claim=token, lease_until=lease_until)
-            .returning(messages.c.id)
+    claimed = db.session.execute(
+        update(messages)
+        .where(
+            messages.c.id.in_(ids),
+            messages.c.status == MessageStatus.SCHEDULED,
+            messages.c.due_at <= now,
         )
-    )
+        .values(status=MessageStatus.SENDING, claim=token, lease_until=lease_until)
+        .returning(
+            messages.c.id,
+            messages.c.phone,
+            messages.c.customer_id,
+            messages.c.kind,
+            messages.c.body,
+            messages.c.params,
+            messages.c.template_id,
+            messages.c.provider,
+            messages.c.campaign_id,
+        )
+    ).all()
+    return sorted(claimed, key=lambda row: row.id)
 
 
 def send_batch(ids: Sequence[int], now: datetime | None = None) -> BatchResult:
@@ -410,26 +420,12 @@ def send_batch(ids: Sequence[int], now: datetime | None = None) -> BatchResult:
 
     token = uuid4().hex
     result = BatchResult()
-    claimed = claim(ids, token, now)
-    result.claimed = len(claimed)
-    if not claimed:
+    rows = claim(ids, token, now)
+    result.claimed = len(rows)
+    if not rows:
         db.session.commit()
         return result
-    rows = db.session.execute(
-        select(
-            messages.c.id,
-            messages.c.phone,
-            messages.c.customer_id,
-            messages.c.kind,
-            messages.c.body,
-            messages.c.params,
-            messages.c.template_id,
-            messages.c.provider,
-            messages.c.campaign_id,
-        )
-        .where(messages.c.id.in_(claimed))
-        .order_by(messages.c.id)
-    ).all()
+    claimed = [row.id for row in rows]
     rules = settings.load()
     known = facts(
         (r.phone for r in rows),
