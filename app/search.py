@@ -126,6 +126,11 @@ class Plan:
     count: list
     alone: Select | None = None
     total: int | None = None
+    # SQLite, the narrowest term of 1 or 2 characters: the matching customers' ids, read by
+    # walking that term's grams (each customer looked up and checked for the other terms as
+    # it comes), so that a count that stops after some rows reads only those. `id IN (grams)`
+    # lists every gram first (3.3 ms for the 16,000 of 小, against 0.7 ms for 1,001 rows).
+    ids: Select | None = None
 
 
 def plan(session: Session, terms: list[str], dialect: str) -> Plan:
@@ -142,10 +147,15 @@ def plan(session: Session, terms: list[str], dialect: str) -> Plan:
     if dialect != "sqlite" or not terms:
         plain = [matching(term, dialect) for term in terms]
         return Plan(plain, plain)
-    estimates = [
-        session.scalar(select(func.count()).select_from(_index_hits(term, dialect).limit(ESTIMATE_CAP).subquery()))
-        for term in terms
-    ]
+
+    def estimate(term: str, cap: int) -> int:
+        return session.scalar(select(func.count()).select_from(_index_hits(term, dialect).limit(cap).subquery()))
+
+    # First counted only past BROAD: the expected matches are at most the narrowest term's, so
+    # when one term is within BROAD, the plan is the same as with every term counted further.
+    estimates = [estimate(term, BROAD + 1) for term in terms]
+    if min(estimates) > BROAD and len(terms) > 1:
+        estimates = [estimate(term, ESTIMATE_CAP) for term in terms]
     narrowest = estimates.index(min(estimates))
     customers = max(session.scalar(select(func.max(Customer.id))) or 1, *estimates)
     expected = customers
@@ -154,9 +164,14 @@ def plan(session: Session, terms: list[str], dialect: str) -> Plan:
     count = [matching(term, dialect, drive=number == narrowest) for number, term in enumerate(terms)]
     read = [matching(term, dialect, drive=False) for term in terms] if expected > BROAD else count
     result = Plan(read, count)
+    driver = terms[narrowest]
+    if len(driver) <= 2:
+        others = [matching(term, dialect, drive=False) for number, term in enumerate(terms) if number != narrowest]
+        grams = _index_hits(driver, dialect).subquery()
+        result.ids = select(Customer.id).join(grams, grams.c.customer_id == Customer.id).where(*others).distinct()
     if len(terms) == 1 and len(terms[0]) >= 3:  # FTS: one row per matching customer
         result.alone = _index_hits(terms[0], dialect)
-        if estimates[0] < ESTIMATE_CAP:
+        if estimates[0] <= BROAD:  # counted to the end
             result.total = estimates[0]
     return result
 

@@ -107,6 +107,8 @@ def _matching(user: User, f: Filters, columns=None) -> tuple[Select, dict | None
             hint = {"known_total": search.total}
         elif search.alone is not None:
             hint = {"count_query": search.alone}
+        elif search.ids is not None:
+            hint = {"count_query": search.ids}
         elif search.count is not search.read:
             hint = {"count_query": counted}
     return query, hint
