@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select, text, update
 
 from app import search
-from app.extensions import db
 from app.customers import services
 from app.customers.services import SORTS
+from app.extensions import db
 from app.models import Customer, CustomerAccount, CustomerGram, Role, User
 from app.search import grams_of, reindex, terms_of, text_for
 
