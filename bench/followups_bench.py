@@ -30,7 +30,15 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import BASELINE, MEASURED_SALES_USER, Case, bench_arguments, chosen, htmx_headers, report, serving  # noqa: E402
+from bench.common import (  # noqa: E402
+    BASELINE,
+    MEASURED_SALES_USER,
+    Bench,
+    Case,
+    bench_arguments,
+    htmx_headers,
+    run_on_targets,
+)
 
 QUEUE = "/follow-ups/"
 SHOW_MORE = re.compile(r'hx-get="(/follow-ups/\?[^"]*section=[^"]*)"')
@@ -93,18 +101,19 @@ def audit_cases() -> list[Case]:
     ]
 
 
+def cases(bench: Bench) -> list[Case]:
+    """The queue's pages (their "Show more" links read from the queue itself) and the audit's."""
+    status, page = bench.get(Case("queue", QUEUE, MEASURED_SALES_USER))
+    if status != 200:
+        raise SystemExit(f"{QUEUE} answers {status} to {MEASURED_SALES_USER}")
+    counts = ", ".join(f"{label} {n}" for n, label in COUNTERS.findall(page)[:3])
+    print(f"{MEASURED_SALES_USER}'s queue: {counts}")
+    return [BASELINE, *queue_cases(page), *audit_cases()]
+
+
 def main() -> int:
     args = bench_arguments(__doc__).parse_args()
-    levels = [int(c) for c in args.concurrency.split(",")]
-    with serving(args, "followups_bench.gunicorn.log") as bench:
-        status, page = bench.get(Case("queue", QUEUE, MEASURED_SALES_USER))
-        if status != 200:
-            raise SystemExit(f"{QUEUE} answers {status} to {MEASURED_SALES_USER}")
-        counts = ", ".join(f"{label} {n}" for n, label in COUNTERS.findall(page)[:3])
-        print(f"{MEASURED_SALES_USER}'s queue: {counts}")
-        cases = chosen([BASELINE, *queue_cases(page), *audit_cases()], args.only)
-        results = bench.run(cases, levels, args.requests, args.time_limit)
-    report(results, bench.load_before, args.json, detail_header="KiB")
+    run_on_targets(args, cases, "followups_bench.gunicorn.log", "KiB")
     return 0
 
 

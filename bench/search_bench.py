@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import BASELINE, Case, bench_arguments, chosen, htmx_headers, report, serving  # noqa: E402
+from bench.common import BASELINE, Case, bench_arguments, htmx_headers, run_on_targets  # noqa: E402
 
 COUNT = re.compile(r'class="results-head">\s*<span>[^<0-9]*([\d,]+\+?)')
 
@@ -58,10 +58,7 @@ CASES = [
 
 def main() -> int:
     args = bench_arguments(__doc__).parse_args()
-    levels = [int(c) for c in args.concurrency.split(",")]
-    with serving(args, "search_bench.gunicorn.log") as bench:
-        results = bench.run(chosen(CASES, args.only), levels, args.requests, args.time_limit)
-    report(results, bench.load_before, args.json)
+    run_on_targets(args, lambda bench: CASES, "search_bench.gunicorn.log", "matches")
     return 0
 
 
