@@ -67,6 +67,24 @@ class SortKey:
             return after < tuple_(literal(value, self.column.type), literal(row_id, self.id.type))
         return after > tuple_(literal(value, self.column.type), literal(row_id, self.id.type))
 
+    def at(self, query: Select, offset: int, limit: int, split: bool = False) -> list:
+        """Up to `limit` rows of `query` in this order from position `offset`. With `split`, a
+        nullable column is read in two parts as in read() (PostgreSQL: else it sorts every row)."""
+        if not (split and self.nullable):
+            return _rows(query.order_by(*self.order()).offset(offset).limit(limit))
+        column, ids = self.column, self.id
+        by_id = ids.desc() if self.descending else ids.asc()
+        by_value = [column.desc() if self.descending else column.asc(), by_id]
+        rows = _rows(query.where(column.is_not(None)).order_by(*by_value).offset(offset).limit(limit))
+        if len(rows) < limit:
+            if rows:
+                valued = offset + len(rows)
+            else:  # past the rows with a value: how many there are (a deep page only)
+                valued = count_up_to(query.where(column.is_not(None)), None)
+            empty = query.where(column.is_(None)).order_by(by_id)
+            rows += _rows(empty.offset(max(0, offset - valued)).limit(limit - len(rows)))
+        return rows
+
     def read(self, query: Select, value, row_id: int, limit: int, reverse: bool = False) -> list:
         """Up to `limit` rows of `query` after the row (value, row_id) in this order, or, with
         `reverse`, before it (nearest first).
@@ -104,6 +122,9 @@ def _rows(query: Select) -> list:
     return list(db.session.execute(query).all())
 
 
-def count_up_to(query: Select, cap: int) -> int:
-    """How many rows `query` has, counting at most cap + 1 of them."""
-    return db.session.scalar(select(func.count()).select_from(query.order_by(None).limit(cap + 1).subquery()))
+def count_up_to(query: Select, cap: int | None) -> int:
+    """How many rows `query` has, counting at most cap + 1 of them (None: all)."""
+    query = query.order_by(None)
+    if cap is not None:
+        query = query.limit(cap + 1)
+    return db.session.scalar(select(func.count()).select_from(query.subquery()))
