@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, Select, func, literal, literal_column, select, tuple_
 
 from .extensions import db
 
@@ -125,6 +125,10 @@ def _rows(query: Select) -> list:
 def count_up_to(query: Select, cap: int | None) -> int:
     """How many rows `query` has, counting at most cap + 1 of them (None: all)."""
     query = query.order_by(None)
+    if not query._distinct:
+        # Not the selected columns: SQLite reads each counted row for them, where an index
+        # alone would do (a segment + region filter's 834 rows: 1.1 ms against 0.06 ms).
+        query = query.with_only_columns(literal_column("1"), maintain_column_froms=True)
     if cap is not None:
         query = query.limit(cap + 1)
     return db.session.scalar(select(func.count()).select_from(query.subquery()))

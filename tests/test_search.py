@@ -60,6 +60,7 @@ def supervisor(request, app, client, login_as, monkeypatch):
     if request.param == "broad":
         # Terms with more hits than this take the other query plan (app.search.plan).
         monkeypatch.setattr(search, "BROAD", 1)
+        monkeypatch.setattr(search, "BROAD_FTS", 1)
     login_as(Role.SUPERVISOR)
     return client
 
@@ -223,6 +224,7 @@ def test_paging_through_search_results_shows_each_match_once(
 ):
     monkeypatch.setitem(app.config, "PAGE_SIZE", 2)
     monkeypatch.setattr(search, "BROAD", broad_above)
+    monkeypatch.setattr(search, "BROAD_FTS", broad_above)
     login_as(Role.SUPERVISOR)
     matches = {make_customer(name=f"王小{n}").id for n in range(5)}
     make_customer(name="李大")
@@ -297,6 +299,7 @@ def test_every_page_lists_what_a_plain_like_query_lists(
     monkeypatch.setitem(app.config, "PAGE_SIZE", 2)
     monkeypatch.setattr(services, "COUNT_CAP", 3)
     monkeypatch.setattr(search, "BROAD", broad_above)
+    monkeypatch.setattr(search, "BROAD_FTS", broad_above)
     delete_customers()
     user = db.session.scalar(select(User).where(User.role == role)) or make_user(role)
     other = db.session.scalar(select(User).where(User.role == Role.SALES, User.id != user.id)) or make_user()

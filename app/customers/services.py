@@ -106,7 +106,7 @@ def _matching(user: User, f: Filters, columns=None) -> tuple[Select, dict | None
         if search.total is not None:
             hint = {"known_total": search.total}
         elif search.alone is not None:
-            hint = {"count_query": search.alone}
+            hint = {"count_query": search.alone, "more_than": search.more_than}
         elif search.ids is not None:
             hint = {"count_query": search.ids}
         elif search.count is not search.read:
@@ -220,6 +220,8 @@ def _count(query: Select, hint: dict | None, cap: int | None) -> int:
     hint = hint or {}
     if hint.get("known_total") is not None:
         return hint["known_total"]
+    if cap is not None and hint.get("more_than") is not None and hint["more_than"] >= cap:
+        return cap + 1  # more than the cap: no need to count
     return count_up_to(hint.get("count_query", query), cap)
 
 
