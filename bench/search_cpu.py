@@ -49,7 +49,7 @@ def main() -> int:
 
     from app import create_app
     from app.extensions import db
-    from app.models import Order
+    from app.models import Customer, Order, User
     from app.redis import stop_embedded_redis
 
     app = create_app(WTF_CSRF_ENABLED=False)
@@ -58,8 +58,12 @@ def main() -> int:
         response = client.post("/login", data={"username": args.user, "password": "bench-pass-1"})
         assert response.status_code == 302, response.text
         with app.app_context():
+            user = db.session.scalar(select(User).where(User.username == args.user))
+            orders = select(Order.customer_id).join(Customer, Customer.id == Order.customer_id)
+            if not user.sees_everyone:  # a customer of theirs
+                orders = orders.where(Customer.owner_id == user.id)
             busiest = db.session.execute(
-                select(Order.customer_id).group_by(Order.customer_id).order_by(func.count().desc()).limit(1)
+                orders.group_by(Order.customer_id).order_by(func.count().desc()).limit(1)
             ).scalar()
         cases = [(c.label, c.path, c.headers) for c in CASES if c.path != "/ping"]
         cases.append((f"customer page ({busiest})", f"/customers/{busiest}", {}))
