@@ -139,7 +139,7 @@ class Plan:
     more_than: int | None = None
 
 
-def plan(session: Session, terms: list[str], dialect: str) -> Plan:
+def plan(session: Session, terms: list[str], dialect: str, narrowed: bool = False) -> Plan:
     """The best way to match `terms` (all of them) on this database.
 
     SQLite takes any `id IN (list)` to be short: given one, it looks every listed customer
@@ -170,7 +170,9 @@ def plan(session: Session, terms: list[str], dialect: str) -> Plan:
 
     # First counted only past BROAD: the expected matches are at most the narrowest term's, so
     # when one term is within BROAD, the plan is the same as with every term counted further.
-    fts = sqlite and len(terms) == 1 and len(terms[0]) >= 3
+    # BROAD_FTS: only when nothing else narrows the list (`narrowed`: a sales user's own
+    # customers, a filter), else walking the order finds few of the term's matches on the way.
+    fts = sqlite and len(terms) == 1 and len(terms[0]) >= 3 and not narrowed
     broad_above = BROAD_FTS if fts else BROAD
     estimates = [estimate(term, broad_above + 1) for term in terms]
     if min(estimates) > BROAD and len(terms) > 1:

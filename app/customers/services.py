@@ -78,10 +78,6 @@ def _matching(user: User, f: Filters, columns=None) -> tuple[Select, dict | None
     if columns is not None:
         query = query.with_only_columns(*columns)
     dialect = db.session.get_bind().dialect.name
-    # How the terms are best matched for reading a sorted page and for counting (app.search).
-    search = search_plan(db.session, terms_of(f.q), dialect)
-    counted = query.where(*search.count)
-    query = query.where(*search.read)
     conditions = []
     if f.owner == UNASSIGNED:
         conditions.append(Customer.owner_id.is_(None))
@@ -97,7 +93,11 @@ def _matching(user: User, f: Filters, columns=None) -> tuple[Select, dict | None
     if f.last_order_to:
         end = datetime.combine(f.last_order_to + timedelta(days=1), time())
         conditions.append(Customer.last_paid_at < shop_time_to_utc(end))
-    query = query.where(*conditions)
+    # How the terms are best matched for reading a sorted page and for counting (app.search).
+    narrowed = bool(conditions) or not user.sees_everyone
+    search = search_plan(db.session, terms_of(f.q), dialect, narrowed)
+    counted = query.where(*search.count, *conditions)
+    query = query.where(*search.read, *conditions)
     hint = None
     if user.sees_everyone and not conditions:
         # Nothing narrower than the terms: their number may be known already, or counted
