@@ -47,6 +47,11 @@ def account(platform_nickname: str, platforms: dict) -> str:
     return f"{platforms.get(platform, platform)} {nickname}"
 
 
+def translated(labels: dict) -> dict:
+    """A dict of lazy labels with each one translated (a lazy one translates each time it is shown)."""
+    return {key: str(label) for key, label in labels.items()}
+
+
 def url_with_query(endpoint: str, **values) -> str:
     """url_for(endpoint, **values), keeping the rest of this page's query string.
 
@@ -70,5 +75,6 @@ def register(app: Flask) -> None:
         blacklist_source=blacklist_source_label,
         provider_label=lambda name: PROVIDER_LABELS.get(name, name),
         url_with_query=url_with_query,
+        translated=translated,
     )
     app.context_processor(lambda: {"nav_items": nav_items, "sms_tabs": sms_tabs, "get_locale": get_locale})

@@ -18,14 +18,15 @@ would): the load generator shares the machine's cores with the server. bench/com
 the machinery, shared with followups_bench.py.
 """
 
+import html
 import re
 import sys
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import BASELINE, Case, bench_arguments, htmx_headers, run_on_targets  # noqa: E402
+from bench.common import BASELINE, Bench, Case, bench_arguments, htmx_headers, run_on_targets  # noqa: E402
 
 COUNT = re.compile(r'class="results-head">\s*<span>[^<0-9]*([\d,]+\+?)')
 
@@ -56,9 +57,28 @@ CASES = [
 ]
 
 
+NEXT = re.compile(r'<a href="([^"]+)"[^>]*rel="next"')
+
+
+def _next_of(bench: Bench, label: str, case: Case) -> list[Case]:
+    """The page the "Next" link of `case`'s page opens, as the pager links it (past the
+    counted rows: on from that page's last row)."""
+    status, body = bench.get(case)
+    found = NEXT.search(body) if status == 200 else None
+    return [_search(label, dict(parse_qsl(urlsplit(html.unescape(found.group(1))).query)))] if found else []
+
+
+def cases(bench: Bench) -> list[Case]:
+    return [
+        *CASES,
+        *_next_of(bench, "unfiltered, Next from page 2000", CASES[-1]),
+        *_next_of(bench, "1 char: 小, Next from page 40", _search("", {"q": "小", "page": 40})),
+    ]
+
+
 def main() -> int:
     args = bench_arguments(__doc__).parse_args()
-    run_on_targets(args, lambda bench: CASES, "search_bench.gunicorn.log", "matches")
+    run_on_targets(args, cases, "search_bench.gunicorn.log", "matches")
     return 0
 
 

@@ -45,6 +45,7 @@ QUERY_NAMES = {
     "page",
     "owner",
     "after",
+    "before",
     "section",
     "id",
     "which",

@@ -4,7 +4,11 @@ The property: whatever the customers and the query, the registry finds exactly t
 a naive Python substring filter finds.
 """
 
+import html
 import re
+from datetime import datetime, timedelta
+from decimal import Decimal
+from urllib.parse import urlencode
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -12,9 +16,11 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select, text, update
 
 from app import search
+from app.customers import services
+from app.customers.services import SORTS
 from app.extensions import db
-from app.models import Customer, CustomerAccount, CustomerGram, Role
-from app.search import grams_of, reindex, text_for
+from app.models import Customer, CustomerAccount, CustomerGram, Role, User
+from app.search import grams_of, reindex, terms_of, text_for
 
 CJK = "张三丰李四王五赵"
 LETTERS = "abAB_"
@@ -54,6 +60,7 @@ def supervisor(request, app, client, login_as, monkeypatch):
     if request.param == "broad":
         # Terms with more hits than this take the other query plan (app.search.plan).
         monkeypatch.setattr(search, "BROAD", 1)
+        monkeypatch.setattr(search, "BROAD_FTS", 1)
     login_as(Role.SUPERVISOR)
     return client
 
@@ -217,6 +224,7 @@ def test_paging_through_search_results_shows_each_match_once(
 ):
     monkeypatch.setitem(app.config, "PAGE_SIZE", 2)
     monkeypatch.setattr(search, "BROAD", broad_above)
+    monkeypatch.setattr(search, "BROAD_FTS", broad_above)
     login_as(Role.SUPERVISOR)
     matches = {make_customer(name=f"王小{n}").id for n in range(5)}
     make_customer(name="李大")
@@ -233,3 +241,110 @@ def test_a_forged_search_longer_than_the_box_is_cut():
     of conditions (SQLite refused it, PostgreSQL planned it for minutes)."""
     assert len(search.terms_of("长x " * 1666)) == search.MAX_QUERY // 3 + 1
     assert search.terms_of("张三 小猫") == ["张三", "小猫"]
+
+
+# --- the registry's pages: counted up to a cap, paged on from a row past it ----------------------
+
+
+def _listed(client, query: str, sort: str) -> tuple[list[int], str, list[str]]:
+    """Every customer the registry lists for `query` in `sort` order, following its "Next"
+    links from the first page to the last; the count shown; each page's URL."""
+    url = "/customers/?" + urlencode({"q": query, "sort": sort})
+    ids, urls, count = [], [], None
+    while url:
+        urls.append(url)
+        text_ = client.get(url, headers={"HX-Request": "true"}).text
+        shown = re.search(r'class="results-head">\s*<span>([^<]*)</span>', text_).group(1)
+        assert count in (None, shown), "the count changed from one page to the next"
+        count = shown
+        ids += [int(i) for i in re.findall(r'<a href="/customers/(\d+)">', text_)]
+        following = re.search(r'<a href="([^"]+)"[^>]*rel="next"', text_)
+        url = html.unescape(following.group(1)) if following else None
+        assert len(urls) < 50
+    return ids, count, urls
+
+
+def _plain(user: User, query: str, sort: str) -> list[int]:
+    """The same list from a plain LIKE query: the straightforward computation."""
+    statement = select(Customer.id).where(*[Customer.search_text.contains(t, autoescape=True) for t in terms_of(query)])
+    if not user.sees_everyone:
+        statement = statement.where(Customer.owner_id == user.id)
+    return list(db.session.scalars(statement.order_by(*SORTS[sort])))
+
+
+ONE_DAY = timedelta(days=1)
+list_values = st.fixed_dictionaries(
+    {
+        "name": st.text("张三李王ab", min_size=1, max_size=3),
+        "tags": st.sampled_from(["", "小猫", "小狗,张"]),
+        "last_paid_at": st.none() | st.integers(0, 3),  # few values: ties, and empty ones
+        "total_spend": st.sampled_from(["0", "10.50", "99"]),
+        "created_at": st.integers(0, 2),
+        "mine": st.booleans(),
+    }
+)
+
+
+@pytest.mark.parametrize("role", [Role.SUPERVISOR, Role.SALES])
+@pytest.mark.parametrize("broad_above", [1000, 1])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(customers=st.lists(list_values, min_size=1, max_size=14), data=st.data())
+def test_every_page_lists_what_a_plain_like_query_lists(
+    app, client, make_user, login, monkeypatch, role, broad_above, customers, data
+):
+    """Counts up to 3 and pages of 2 here, so that the count is capped and pages are read
+    on from a row (keyset) past the first two; every sort order, a supervisor and a sales user,
+    both query plans. Following "Next" from the first page lists every match once, in the
+    order of the plain query; "Previous" from the last page comes back through the same pages."""
+    monkeypatch.setitem(app.config, "PAGE_SIZE", 2)
+    monkeypatch.setattr(services, "COUNT_CAP", 3)
+    monkeypatch.setattr(search, "BROAD", broad_above)
+    monkeypatch.setattr(search, "BROAD_FTS", broad_above)
+    delete_customers()
+    user = db.session.scalar(select(User).where(User.role == role)) or make_user(role)
+    other = db.session.scalar(select(User).where(User.role == Role.SALES, User.id != user.id)) or make_user()
+    login(user)
+    start = datetime(2026, 1, 1)
+    db.session.add_all(
+        Customer(
+            name=values["name"],
+            tags=values["tags"],
+            phone=None,
+            owner_id=user.id if values["mine"] else other.id,
+            last_paid_at=None if values["last_paid_at"] is None else start + values["last_paid_at"] * ONE_DAY,
+            total_spend=Decimal(values["total_spend"]),
+            created_at=start + values["created_at"] * ONE_DAY,
+        )
+        for values in customers
+    )
+    db.session.commit()
+    query = data.draw(st.sampled_from(["", "张", "小", "小猫", "张 小", "a", "李王"]))
+    for sort in SORTS:
+        ids, count, urls = _listed(client, query, sort)
+        expected = _plain(user, query, sort)
+        assert ids == expected, (query, sort)
+        n = len(expected)
+        assert count == (f"{n} customer{'s' if n != 1 else ''}" if n <= 3 else "3+ customers"), count
+        if n > 6:
+            assert any("after=" in url for url in urls)  # past the counted rows: on from a row
+        # Back from the last page: the same pages, in reverse.
+        if len(urls) > 1:
+            text_ = client.get(urls[-1], headers={"HX-Request": "true"}).text
+            back = []
+            while True:
+                back = [int(i) for i in re.findall(r'<a href="/customers/(\d+)">', text_)] + back
+                previous = re.search(r'<a href="([^"]+)"[^>]*rel="prev"', text_)
+                if not previous:
+                    break
+                text_ = client.get(html.unescape(previous.group(1)), headers={"HX-Request": "true"}).text
+            assert back == expected[: len(back)] and len(back) >= len(expected) - 2, (query, sort)
+
+
+def test_a_malformed_cursor_reads_the_page_by_position(client, login_as, make_customer):
+    login_as(Role.SUPERVISOR)
+    make_customer(name="张三")
+    for cursor in ("", "x", "v~1", "vnot-a-date~5", "n~0", "v1e999~3", "~~", "n~99999999999"):
+        for name in ("after", "before"):
+            response = client.get("/customers/", query_string={name: cursor, "sort": "recent", "q": "张"})
+            assert response.status_code == 200
+            assert "1 customer<" in response.text

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -29,18 +30,22 @@ from ..models import (
     User,
     utcnow,
 )
+from ..pagination import SortKey, count_up_to
+from ..params import is_id, whole_number
 from ..search import plan as search_plan
 from ..search import terms_of
 from ..segments import Thresholds, refresh_figures
 from ..shop_calendar import shop_time_to_utc
 from ..templating import display_phone, localtime
 
-SORTS = {
-    "recent": (Customer.last_paid_at.desc().nulls_last(), Customer.id.desc()),
-    "spend": (Customer.total_spend.desc(), Customer.id.desc()),
-    "name": (Customer.name, Customer.id),
-    "created": (Customer.created_at.desc(), Customer.id.desc()),
+# The list's orders, each ending with the id so that every row has one place.
+SORT_KEYS = {
+    "recent": SortKey(Customer.last_paid_at, Customer.id, descending=True, nullable=True),
+    "spend": SortKey(Customer.total_spend, Customer.id, descending=True),
+    "name": SortKey(Customer.name, Customer.id, descending=False),
+    "created": SortKey(Customer.created_at, Customer.id, descending=True),
 }
+SORTS = {name: tuple(key.order()) for name, key in SORT_KEYS.items()}
 
 
 @dataclass
@@ -58,12 +63,21 @@ class Filters:
 
 def filtered(user: User, f: Filters) -> Select:
     """The customers `user` may see that pass the filters, in the chosen order."""
+    query, count_hint = _matching(user, f)
+    if count_hint is not None:
+        query = query.execution_options(**count_hint)  # page_of reads `known_total` and `count_query`
+    # The owners shown in the list: one query for the page, not one per owner.
+    return query.order_by(*SORTS.get(f.sort, SORTS["recent"])).options(selectinload(Customer.owner))
+
+
+def _matching(user: User, f: Filters, columns=None) -> tuple[Select, dict | None]:
+    """The customers `user` may see that pass the filters (unordered; `columns` instead of
+    Customer), and a cheaper way to count them when there is one: {"known_total": n} or
+    {"count_query": an equivalent query}."""
     query = visible_customers(user)
+    if columns is not None:
+        query = query.with_only_columns(*columns)
     dialect = db.session.get_bind().dialect.name
-    # How the terms are best matched for reading a sorted page and for counting (app.search).
-    search = search_plan(db.session, terms_of(f.q), dialect)
-    counted = query.where(*search.count)
-    query = query.where(*search.read)
     conditions = []
     if f.owner == UNASSIGNED:
         conditions.append(Customer.owner_id.is_(None))
@@ -79,19 +93,164 @@ def filtered(user: User, f: Filters) -> Select:
     if f.last_order_to:
         end = datetime.combine(f.last_order_to + timedelta(days=1), time())
         conditions.append(Customer.last_paid_at < shop_time_to_utc(end))
-    query = query.where(*conditions)
+    # How the terms are best matched for reading a sorted page and for counting (app.search).
+    narrowed = bool(conditions) or not user.sees_everyone
+    search = search_plan(db.session, terms_of(f.q), dialect, narrowed)
+    counted = query.where(*search.count, *conditions)
+    query = query.where(*search.read, *conditions)
+    hint = None
     if user.sees_everyone and not conditions:
         # Nothing narrower than the terms: their number may be known already, or counted
-        # from their index alone, or driven by one of them (page_of reads `known_total` and
-        # `count_query`); else counting is driven by whatever narrows the list.
+        # from their index alone, or driven by one of them; else counting is driven by
+        # whatever narrows the list.
         if search.total is not None:
-            query = query.execution_options(known_total=search.total)
+            hint = {"known_total": search.total}
         elif search.alone is not None:
-            query = query.execution_options(count_query=search.alone)
+            hint = {"count_query": search.alone, "more_than": search.more_than}
+        elif search.ids is not None:
+            hint = {"count_query": search.ids}
         elif search.count is not search.read:
-            query = query.execution_options(count_query=counted)
-    # The owners shown in the list: one query for the page, not one per owner.
-    return query.order_by(*SORTS.get(f.sort, SORTS["recent"])).options(selectinload(Customer.owner))
+            hint = {"count_query": counted}
+    return query, hint
+
+
+# The registry's list counts its matches up to this many, then says "more than": counting
+# every match costs in proportion to them (16,000 customers for one common character, a
+# tenth of any customer base). Pages past it are read on from the previous page's last (or
+# next page's first) row, as its pager links say, not by skipping every row before them.
+COUNT_CAP = 1000
+
+# What the registry's list shows of each customer (Core rows: no ORM object per row).
+LIST_COLUMNS = (
+    Customer.id,
+    Customer.name,
+    Customer.tags,
+    Customer.nickname,
+    Customer.phone,
+    Customer.province,
+    Customer.layer,
+    Customer.tier,
+    Customer.last_paid_at,
+    Customer.total_spend,
+    Customer.created_at,
+    Customer.owner_id,
+)
+
+
+@dataclass
+class ListPage:
+    """A page of the registry's list. `total`: the matches, or COUNT_CAP when there are more
+    (`more`); `next` / `previous`: the query arguments of those pages (None: no such page)."""
+
+    rows: list
+    owners: dict[int, str]
+    total: int
+    more: bool
+    number: int
+    size: int
+    next: dict | None = None
+    previous: dict | None = None
+
+    @property
+    def pages(self) -> int | None:
+        return None if self.more else max(1, -(-self.total // self.size))
+
+
+def list_page(
+    user: User, f: Filters, number: int, size: int, after: str | None = None, before: str | None = None
+) -> ListPage:
+    """Page `number` of the registry's list, by position or, given the cursor of a row
+    (`after` it or `before` it, see cursor_of), on from that row; counted up to COUNT_CAP."""
+    key = SORT_KEYS.get(f.sort, SORT_KEYS["recent"])
+    query, hint = _matching(user, f, LIST_COLUMNS)
+    number = max(1, number)
+    # PostgreSQL's index on last_paid_at is in the order DESC NULLS FIRST: read in two parts.
+    split = db.session.get_bind().dialect.name == "postgresql"
+    rows = None
+    cursor = parse_cursor(after or before, key)
+    if cursor is not None:
+        if after:
+            rows = key.read(query, *cursor, size + 1)
+            has_next, has_previous = len(rows) > size, True
+            rows = rows[:size]
+        else:
+            rows = key.read(query, *cursor, size + 1, reverse=True)
+            has_next, has_previous = True, len(rows) > size
+            rows = rows[:size][::-1]
+            if not has_previous:
+                rows = None  # the first rows: the first page, as the first page's links read it
+                number = 1
+    total = None
+    if rows is None:
+        offset = (number - 1) * size
+        rows = key.at(query, offset, size + 1, split)
+        has_next, has_previous = len(rows) > size, number > 1
+        rows = rows[:size]
+        if not has_next and (rows or number == 1):
+            total = offset + len(rows)  # the last page: no need to count
+        elif not rows:  # past the last page (an old link): the last page there is
+            total = _count(query, hint, cap=None)
+            number = max(1, -(-total // size))
+            rows = key.at(query, (number - 1) * size, size, split)
+            has_next, has_previous = False, number > 1
+    if total is None:
+        total = _count(query, hint, COUNT_CAP)
+    more = total > COUNT_CAP
+    page = ListPage(rows, {}, min(total, COUNT_CAP), more, number, size)
+    if user.sees_everyone:
+        owner_ids = {row.owner_id for row in rows if row.owner_id is not None}
+        if owner_ids:
+            page.owners = dict(
+                db.session.execute(select(User.id, User.display_name).where(User.id.in_(owner_ids))).all()
+            )
+    # Links: by position while it is within the counted rows, else on from a row of this page.
+    if has_next and rows:
+        page.next = {"page": number + 1, "after": None, "before": None}
+        if number * size >= COUNT_CAP:
+            page.next["after"] = cursor_of(rows[-1], key)
+    if has_previous and rows:
+        page.previous = {"page": number - 1 if number > 2 else None, "after": None, "before": None}
+        if (number - 2) * size >= COUNT_CAP:
+            page.previous["before"] = cursor_of(rows[0], key)
+    return page
+
+
+def _count(query: Select, hint: dict | None, cap: int | None) -> int:
+    """The rows of `query`, at most cap + 1 of them (None: all), the cheaper way when `hint` has one."""
+    hint = hint or {}
+    if hint.get("known_total") is not None:
+        return hint["known_total"]
+    if cap is not None and hint.get("more_than") is not None and hint["more_than"] >= cap:
+        return cap + 1  # more than the cap: no need to count
+    return count_up_to(hint.get("count_query", query), cap)
+
+
+def cursor_of(row, key: SortKey) -> str:
+    """A row's place in the order `key`: its sort value and id, as a URL carries it."""
+    value = getattr(row, key.column.key)
+    if value is None:
+        return f"n~{row.id}"
+    return f"v{value.isoformat() if isinstance(value, datetime) else value}~{row.id}"
+
+
+def parse_cursor(text: str | None, key: SortKey) -> tuple | None:
+    """(sort value, id) from cursor_of's text; None when it is not one (then the page is read by position)."""
+    head, separator, tail = (text or "").rpartition("~")
+    row_id = whole_number(tail)
+    if not separator or not is_id(row_id) or "\x00" in head:  # PostgreSQL refuses NUL in text
+        return None
+    if head == "n":
+        return (None, row_id) if key.nullable else None
+    if not head.startswith("v"):
+        return None
+    kind = key.column.type.python_type
+    try:
+        value = kind.fromisoformat(head[1:]) if kind is datetime else kind(head[1:])
+    except (ValueError, ArithmeticError):
+        return None
+    if kind is Decimal and not (value.is_finite() and abs(value) < 10**12):  # Money holds 12 digits
+        return None
+    return value, row_id
 
 
 def _holding(platform: str, nickname: str) -> Select:

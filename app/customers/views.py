@@ -9,8 +9,8 @@ from ..accounts.services import sales_staff
 from ..blacklist import services as blacklist
 from ..extensions import db
 from ..followups.services import NotASalesPerson
-from ..forms import SORT_LABELS, CustomerFilterForm, owner_choices
-from ..htmx import render
+from ..forms import SORT_LABELS, UNASSIGNED, CustomerFilterForm, owner_choices
+from ..htmx import is_partial, render
 from ..jobs import enqueue_segment_recompute
 from ..labels import (
     ACTIVITY_LABELS,
@@ -30,7 +30,6 @@ from ..labels import (
     TIER_LABELS,
 )
 from ..models import Customer, Role
-from ..pagination import page_of
 from ..params import page_number, record_id
 from . import bp, services
 from .forms import ComplaintForm, CustomerForm, MergeForm, field_labels
@@ -55,23 +54,34 @@ LABELS = {
 }
 
 
-def _filters() -> tuple[CustomerFilterForm, services.Filters]:
-    form = CustomerFilterForm.from_args(request.args, sales_staff())
+def _filters(shown: bool = True) -> tuple[CustomerFilterForm, services.Filters]:
+    """The filter form and its values. The sales staff are the owner filter's choices: needed
+    to show the form, or to check an owner asked for; not for the results alone (htmx)."""
+    owner = request.args.get("owner", "")
+    people = sales_staff() if shown or owner not in ("", UNASSIGNED) else []
+    form = CustomerFilterForm.from_args(request.args, people)
     return form, services.Filters(**form.filter_values())
 
 
 @bp.get("/")
 @login_required
 def index():
-    form, filters = _filters()
-    page = page_of(services.filtered(current_user, filters), page_number(request.args), current_app.config["PAGE_SIZE"])
+    form, filters = _filters(shown=not is_partial())
+    page = services.list_page(
+        current_user,
+        filters,
+        page_number(request.args),
+        current_app.config["PAGE_SIZE"],
+        after=request.args.get("after"),
+        before=request.args.get("before"),
+    )
     return render("customers/index.html", "results", form=form, page=page, **LABELS)
 
 
 @bp.get("/export.<any(csv, xlsx):fmt>")
 @login_required
 def export(fmt: str):
-    _, filters = _filters()
+    _, filters = _filters(shown=False)
     rows = services.export_rows(services.filtered(current_user, filters))
     if fmt == "csv":
         return spreadsheets.csv_download(rows, "customers.csv")
