@@ -44,7 +44,22 @@ def _labels() -> dict:
         "send_sms": _("Send an SMS"),
         "overdue": {n: catalog.ungettext("%(num)d day overdue", "%(num)d days overdue", n) for n in (1, 2)},
     }
-    return translated | {"note_max": NOTE_MAX}
+    return translated | {"note_max": NOTE_MAX, "links": _card_links()}
+
+
+def _card_links() -> dict[str, str]:
+    """The card's links as format strings of {customer} and {task}, built once for the whole
+    page: url_for for each of a page's 120 links was a sixth of its time."""
+    customer, task = 1000000001, 1000000002  # stand-ins for each card's ids
+
+    def link(endpoint: str, **values) -> str:
+        return url_for(endpoint, **values).replace(str(customer), "{customer}").replace(str(task), "{task}")
+
+    return {
+        "customer": link("customers.show", customer_id=customer),
+        "send_sms": link("messages.send", customer_id=customer, follow_up=task),
+        "record": link("followups.record", task_id=task),
+    }
 
 
 def _owner() -> User:
