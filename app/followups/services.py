@@ -429,21 +429,32 @@ def day_starts(now: datetime) -> dict[Bucket, datetime]:
     }
 
 
+def _counts_statement():
+    due, today, tomorrow = FollowUp.due_at, bindparam("today"), bindparam("tomorrow")
+    return select(
+        func.count(case((due < today, 1))),
+        func.count(case((and_(due >= today, due < tomorrow), 1))),
+        func.count(case((due >= tomorrow, 1))),
+    ).where(
+        FollowUp.assignee_id == bindparam("assignee_id"),
+        FollowUp.status == FollowUpStatus.OPEN,
+        FollowUp.due_at < bindparam("next_week"),
+    )
+
+
+_COUNTS = _counts_statement()  # built once: the counters are asked for again after each outcome
+
+
 def queue_counts(assignee_id: int, now: datetime) -> dict[Bucket, int]:
     """How many open tasks of the person are overdue, due today, due later this week."""
     ends = day_starts(now)
-    due = FollowUp.due_at
-    row = db.session.execute(
-        select(
-            func.count(case((due < ends[Bucket.OVERDUE], 1))),
-            func.count(case((and_(due >= ends[Bucket.OVERDUE], due < ends[Bucket.TODAY]), 1))),
-            func.count(case((due >= ends[Bucket.TODAY], 1))),
-        ).where(
-            FollowUp.assignee_id == assignee_id,
-            FollowUp.status == FollowUpStatus.OPEN,
-            FollowUp.due_at < ends[Bucket.THIS_WEEK],
-        )
-    ).one()
+    params = {
+        "assignee_id": assignee_id,
+        "today": ends[Bucket.OVERDUE],
+        "tomorrow": ends[Bucket.TODAY],
+        "next_week": ends[Bucket.THIS_WEEK],
+    }
+    row = db.session.execute(_COUNTS, params).one()
     return dict(zip((Bucket.OVERDUE, Bucket.TODAY, Bucket.THIS_WEEK), row))
 
 

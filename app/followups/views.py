@@ -77,29 +77,33 @@ def _outcome_form(task_id: int) -> OutcomeForm:
     return OutcomeForm(prefix=f"task{task_id}")
 
 
-def _queue(block: str | None, wanted):
-    """The queue page, or its `block` for htmx; only the `wanted` sections' cards are read."""
-    owner = _owner()
+def _whose(owner: User) -> int | None:
+    """The ?owner= the queue's links keep: none on one's own queue."""
+    return owner.id if owner.id != current_user.id else None
+
+
+def _page(owner: User, after: int | None):
+    """The whole queue page: the counters, and the cards of the first section that has any;
+    the sections below it load when scrolled to (a page of all three sections' cards cost
+    three times as much, for cards most people see only after scrolling: bench/README.md)."""
     now = utcnow()
+    counts = services.queue_counts(owner.id, now)
+    first = next((s for s in SECTIONS if counts[s]), None)
     section = request.args.get("section")
-    after = record_id(request.args, "after")
-    # The cards' outcome controls are drawn by a macro: a form object per card cost a tenth of
-    # the page (bench/README.md); the posted form is validated by OutcomeForm all the same.
-    parts = services.queue_pages(owner.id, wanted, now, {s: after for s in wanted if s == section and after})
+    read = services.queue_pages(owner.id, [first] if first else [], now, {first: after} if section == first else None)
+    # A section's part: its cards and whether more follow, or None if it loads when scrolled to.
+    parts = {s: read[s] if s == first else None if counts[s] else ([], False) for s in SECTIONS}
     people = services.queue_people() if current_user.sees_everyone else []
     if current_user.sees_everyone and owner.id != current_user.id and owner not in people:
         people.append(owner)  # say, a deactivated person whose customers are not handed over yet
     return render(
         "followups/queue.html",
-        block,
         owner=owner,
-        counts=services.queue_counts(owner.id, now),
+        counts=counts,
         parts=parts,
-        section=section,
-        part=parts.get(section),
-        after=after,
+        after=after if section == first else None,
         people=people,
-        whose=owner.id if owner.id != current_user.id else None,
+        whose=_whose(owner),
         **_labels(),
     )
 
@@ -107,16 +111,26 @@ def _queue(block: str | None, wanted):
 @bp.get("/")
 @login_required
 def queue():
+    owner, after = _owner(), record_id(request.args, "after")
     section = request.args.get("section")
-    if section in SECTIONS and is_partial():  # "Show more": the next cards of that section
-        return _queue("more", [Bucket(section)])
-    return _queue(None, SECTIONS)
+    if section in SECTIONS and is_partial():
+        # A section's cards after the task `after` ("Show more"), or from its first (a section
+        # the page left to load when scrolled to).
+        part = services.queue_cards(owner.id, Bucket(section), utcnow(), after)
+        return render(
+            "followups/queue.html", "more", section=section, part=part, after=after, whose=_whose(owner), **_labels()
+        )
+    return _page(owner, after)
 
 
 @bp.get("/counters")
 @login_required
 def counters():
-    return _queue("counters", [] if is_partial() else SECTIONS)
+    owner, after = _owner(), record_id(request.args, "after")
+    if not is_partial():
+        return _page(owner, after)
+    counts = services.queue_counts(owner.id, utcnow())
+    return render("followups/queue.html", "counters", counts=counts, whose=_whose(owner))
 
 
 def _card(task: FollowUp, form: OutcomeForm | None = None, status: int = 200, trigger: dict | None = None, **answer):
