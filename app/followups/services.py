@@ -503,7 +503,7 @@ class Card:
 
 
 # Cards per section and per "Show more": a day's work starts at the top, and each card costs
-# about a millisecond to build and draw (bench/README.md).
+# about 0.3 ms to build and draw (bench/README.md).
 CARDS_AT_ONCE = 10
 REPLIES_ON_A_CARD = 3  # the newest replies since the last contact; the timeline has them all
 
