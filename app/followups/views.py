@@ -82,15 +82,14 @@ def _whose(owner: User) -> int | None:
     return owner.id if owner.id != current_user.id else None
 
 
-def _page(owner: User, after: int | None):
+def _page(owner: User):
     """The whole queue page: the counters, and the cards of the first section that has any;
     the sections below it load when scrolled to (a page of all three sections' cards cost
     three times as much, for cards most people see only after scrolling: bench/README.md)."""
     now = utcnow()
     counts = services.queue_counts(owner.id, now)
     first = next((s for s in SECTIONS if counts[s]), None)
-    section = request.args.get("section")
-    read = services.queue_pages(owner.id, [first] if first else [], now, {first: after} if section == first else None)
+    read = services.queue_pages(owner.id, [first] if first else [], now)
     # A section's part: its cards and whether more follow, or None if it loads when scrolled to.
     parts = {s: read[s] if s == first else None if counts[s] else ([], False) for s in SECTIONS}
     people = services.queue_people() if current_user.sees_everyone else []
@@ -101,7 +100,7 @@ def _page(owner: User, after: int | None):
         owner=owner,
         counts=counts,
         parts=parts,
-        after=after if section == first else None,
+        after=None,
         people=people,
         whose=_whose(owner),
         **_labels(),
@@ -120,15 +119,15 @@ def queue():
         return render(
             "followups/queue.html", "more", section=section, part=part, after=after, whose=_whose(owner), **_labels()
         )
-    return _page(owner, after)
+    return _page(owner)  # ?after= is for htmx's "Show more" alone
 
 
 @bp.get("/counters")
 @login_required
 def counters():
-    owner, after = _owner(), record_id(request.args, "after")
+    owner, _after = _owner(), record_id(request.args, "after")  # a tampered link: 404, as the page
     if not is_partial():
-        return _page(owner, after)
+        return _page(owner)
     counts = services.queue_counts(owner.id, utcnow())
     return render("followups/queue.html", "counters", counts=counts, whose=_whose(owner))
 
