@@ -46,6 +46,16 @@ def section(text: str, name: str) -> str:
     return text[start : end if end > 0 else None]
 
 
+LAZY = re.compile(r'<div class="section-loading" hx-get="([^"]*)"[^>]*><progress></progress></div>')
+
+
+def as_scrolled(client, url: str = "/follow-ups/") -> str:
+    """The queue page once scrolled through: each section left to load when scrolled to is
+    replaced by its cards, as htmx does on "revealed"."""
+    text = client.get(url).text
+    return LAZY.sub(lambda m: client.get(m.group(1).replace("&amp;", "&"), headers=HX).text, text)
+
+
 def counters(text: str) -> list[int]:
     block = text[text.index('id="counters"') :]
     return [int(n) for n in re.findall(r'class="counter[^"]*"><strong>(\d+)</strong>', block)[:3]]
@@ -110,7 +120,7 @@ def test_the_queue_has_overdue_today_and_this_week_with_counters(client, login_a
     task_due(make_customer(owner=me, name="下周的"), start + timedelta(days=8))
     task_due(make_customer(owner=make_user(Role.SALES), name="别人的"), start - timedelta(days=1))
 
-    text = client.get("/follow-ups/").text
+    text = as_scrolled(client)
     assert counters(text) == [2, 1, 1]
     overdue = section(text, "overdue")
     assert overdue.index("逾期一") < overdue.index("逾期二")  # oldest due first
@@ -119,6 +129,27 @@ def test_the_queue_has_overdue_today_and_this_week_with_counters(client, login_a
     assert "本周的" in section(text, "this_week")
     assert "下周的" not in text and "别人的" not in text
     assert 'href="/follow-ups/" aria-current="page"' in text  # "My queue" in the navigation
+
+
+def test_the_first_section_with_cards_comes_with_the_page_and_the_rest_when_scrolled_to(
+    client, login_as, make_customer
+):
+    me = login_as(Role.SALES)
+    start = today_start()
+    task_due(make_customer(owner=me, name="今天的"), start + timedelta(hours=10))
+    task_due(make_customer(owner=me, name="本周的"), start + timedelta(days=3))
+    text = client.get("/follow-ups/").text
+    assert counters(text) == [0, 1, 1]
+    assert "Nothing overdue." in section(text, "overdue")  # nothing to read: said at once
+    assert "今天的" in section(text, "today")
+    this_week = section(text, "this_week")
+    assert "本周的" not in this_week and "Nothing else due this week." not in this_week
+    [url] = LAZY.findall(this_week)
+    assert 'hx-trigger="revealed"' in this_week
+    fragment = client.get(url.replace("&amp;", "&"), headers=HX).text
+    assert "<html" not in fragment and 'id="counters"' not in fragment
+    assert re.findall(r'class="card-name">([^<]*)<', fragment) == ["本周的"]
+    assert "Show more" not in fragment
 
 
 def test_an_empty_queue_says_so(client, login_as):

@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import Row, and_, case, func, insert, or_, select, tuple_, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy import Row, and_, bindparam, case, func, insert, or_, select, tuple_, update
 
 from .. import audit_log
 from ..extensions import db
@@ -449,21 +448,32 @@ def day_starts(now: datetime) -> dict[Bucket, datetime]:
     }
 
 
+def _counts_statement():
+    due, today, tomorrow = FollowUp.due_at, bindparam("today"), bindparam("tomorrow")
+    return select(
+        func.count(case((due < today, 1))),
+        func.count(case((and_(due >= today, due < tomorrow), 1))),
+        func.count(case((due >= tomorrow, 1))),
+    ).where(
+        FollowUp.assignee_id == bindparam("assignee_id"),
+        FollowUp.status == FollowUpStatus.OPEN,
+        FollowUp.due_at < bindparam("next_week"),
+    )
+
+
+_COUNTS = _counts_statement()  # built once: the counters are asked for again after each outcome
+
+
 def queue_counts(assignee_id: int, now: datetime) -> dict[Bucket, int]:
     """How many open tasks of the person are overdue, due today, due later this week."""
     ends = day_starts(now)
-    due = FollowUp.due_at
-    row = db.session.execute(
-        select(
-            func.count(case((due < ends[Bucket.OVERDUE], 1))),
-            func.count(case((and_(due >= ends[Bucket.OVERDUE], due < ends[Bucket.TODAY]), 1))),
-            func.count(case((due >= ends[Bucket.TODAY], 1))),
-        ).where(
-            FollowUp.assignee_id == assignee_id,
-            FollowUp.status == FollowUpStatus.OPEN,
-            FollowUp.due_at < ends[Bucket.THIS_WEEK],
-        )
-    ).one()
+    params = {
+        "assignee_id": assignee_id,
+        "today": ends[Bucket.OVERDUE],
+        "tomorrow": ends[Bucket.TODAY],
+        "next_week": ends[Bucket.THIS_WEEK],
+    }
+    row = db.session.execute(_COUNTS, params).one()
     return dict(zip((Bucket.OVERDUE, Bucket.TODAY, Bucket.THIS_WEEK), row))
 
 
@@ -499,7 +509,9 @@ def queue_people() -> list[User]:
 class Card:
     """One task of the queue with what the sales person needs at hand to make the call."""
 
-    task: FollowUp
+    # The open task and its customer, as one row: id, customer_id, cycle, kind, due_at,
+    # due_on, name, phone, nickname (the customer's), last_paid_at, last_contact_at.
+    task: Row
     last: Row | None  # the customer's last completed task: outcome, channel, note, completed_at, completed_by (a name)
     orders: list[Row]  # the customer's last three orders, newest first: created_at, amount, status, paid_at
     days_overdue: int
@@ -510,9 +522,49 @@ class Card:
 
 
 # Cards per section and per "Show more": a day's work starts at the top, and each card costs
-# about a millisecond to build and draw (bench/README.md).
+# about 0.3 ms to build and draw (bench/README.md).
 CARDS_AT_ONCE = 10
 REPLIES_ON_A_CARD = 3  # the newest replies since the last contact; the timeline has them all
+
+# A card's task and customer, read as plain rows: building a model object for each, and a
+# new statement for each read, cost more than the queries themselves (bench/README.md).
+_CARD_TASKS = select(
+    FollowUp.id,
+    FollowUp.customer_id,
+    FollowUp.cycle,
+    FollowUp.kind,
+    FollowUp.due_at,
+    FollowUp.due_on,
+    Customer.name,
+    Customer.phone,
+    Customer.nickname,
+    Customer.last_paid_at,
+    Customer.last_contact_at,
+).join(Customer, Customer.id == FollowUp.customer_id)
+
+
+def _section_statement(section: Bucket, after: bool):
+    """The statement of a page of a section's cards, built once for each (section, after)."""
+    query = _CARD_TASKS.where(
+        FollowUp.assignee_id == bindparam("assignee_id"),
+        FollowUp.status == FollowUpStatus.OPEN,
+        FollowUp.due_at < bindparam("end"),
+    )
+    if section != Bucket.OVERDUE:
+        query = query.where(FollowUp.due_at >= bindparam("start"))
+    if after:
+        query = query.where(
+            tuple_(FollowUp.due_at, FollowUp.id)
+            > tuple_(bindparam("after_due", type_=FollowUp.due_at.type), bindparam("after_id"))
+        )
+    return query.order_by(FollowUp.due_at, FollowUp.id).limit(bindparam("size"))
+
+
+_SECTION_STATEMENTS = {
+    (section, after): _section_statement(section, after)
+    for section in (Bucket.OVERDUE, Bucket.TODAY, Bucket.THIS_WEEK)
+    for after in (False, True)
+}
 
 
 def queue_cards(
@@ -523,89 +575,132 @@ def queue_cards(
     Paged by position (due time, id) rather than by page number: recorded cards leave the
     section, which would shift a numbered page past cards not yet seen.
     """
-    query = queue_section(assignee_id, section, now).options(joinedload(FollowUp.customer))
-    if after_id is not None:
-        after_due = db.session.scalar(select(FollowUp.due_at).where(FollowUp.id == after_id))
+    return queue_pages(assignee_id, [section], now, {section: after_id} if after_id else None, size)[section]
+
+
+def queue_pages(
+    assignee_id: int, sections, now: datetime, after: dict | None = None, size: int = CARDS_AT_ONCE
+) -> dict[Bucket, tuple[list[Card], bool]]:
+    """queue_cards of several sections at once: the cards' customers' histories are read
+    together, in three statements for the whole page."""
+    ends = day_starts(now)
+    starts = {Bucket.TODAY: ends[Bucket.OVERDUE], Bucket.THIS_WEEK: ends[Bucket.TODAY]}
+    pages = {}
+    for section in sections:
+        params = {"assignee_id": assignee_id, "end": ends[section], "start": starts.get(section), "size": size + 1}
+        after_id = (after or {}).get(section)
+        after_due = None
+        if after_id is not None:
+            after_due = db.session.execute(_AFTER_DUE, {"after_id": after_id}).scalar()
         if after_due is not None:
-            query = query.where(tuple_(FollowUp.due_at, FollowUp.id) > tuple_(after_due, after_id))
-    tasks = list(db.session.scalars(query.limit(size + 1)))
-    return cards_of(tasks[:size], now), len(tasks) > size
+            params |= {"after_due": after_due, "after_id": after_id}
+        rows = db.session.execute(_SECTION_STATEMENTS[section, after_due is not None], params).all()
+        pages[section] = rows
+    cards = _cards([row for rows in pages.values() for row in rows[:size]], now)
+    return {section: ([cards[row.id] for row in rows[:size]], len(rows) > size) for section, rows in pages.items()}
 
 
-def cards_of(tasks: list[FollowUp], now: datetime) -> list[Card]:
-    """Cards for `tasks` (their customers loaded), in three queries whatever their number.
+_AFTER_DUE = select(FollowUp.due_at).where(FollowUp.id == bindparam("after_id"))
+_TASKS_BY_ID = _CARD_TASKS.where(FollowUp.id.in_(bindparam("ids", expanding=True)))
 
-    The last contacts and orders are read as plain rows: a page has sixty cards, and
-    building a model object for each of their rows cost more than the queries.
-    """
-    customer_ids = {task.customer_id for task in tasks}
+
+def cards_of(task_ids: list[int], now: datetime) -> list[Card]:
+    """Cards for the tasks `task_ids` (in that order), in four queries whatever their number."""
+    rows = {row.id: row for row in db.session.execute(_TASKS_BY_ID, {"ids": list(task_ids)})}
+    cards = _cards(list(rows.values()), now)
+    return [cards[task_id] for task_id in task_ids if task_id in cards]
+
+
+def _ranked(model, columns: tuple, order_by: tuple, *conditions):
+    """Each customer's rows of `model` numbered newest first (`columns` and rank): ROW_NUMBER,
+    one query for all. The columns are read here rather than by joining the numbered ids back
+    to the table: that read each row twice, and most were not in SQLite's page cache."""
+    rank = func.row_number().over(partition_by=model.customer_id, order_by=order_by).label("rank")
+    ids = bindparam("customer_ids", expanding=True)
+    return select(*columns, rank).where(model.customer_id.in_(ids), *conditions).subquery()
+
+
+def _last_done_statement():
+    ranked = _ranked(
+        FollowUp,
+        (
+            FollowUp.customer_id,
+            FollowUp.outcome,
+            FollowUp.channel,
+            FollowUp.note,
+            FollowUp.completed_at,
+            FollowUp.completed_by_id,
+        ),
+        (FollowUp.completed_at.desc(), FollowUp.id.desc()),
+        FollowUp.status == FollowUpStatus.DONE,
+    )
+    return (
+        select(
+            ranked.c.customer_id,
+            ranked.c.outcome,
+            ranked.c.channel,
+            ranked.c.note,
+            ranked.c.completed_at,
+            User.display_name.label("completed_by"),
+        )
+        .outerjoin(User, User.id == ranked.c.completed_by_id)
+        .where(ranked.c.rank == 1)
+    )
+
+
+def _orders_statement():
+    columns = (Order.customer_id, Order.created_at, Order.amount, Order.status, Order.paid_at)
+    ranked = _ranked(Order, columns, (Order.created_at.desc(), Order.id.desc()))
+    return (
+        select(*(ranked.c[column.key] for column in columns))
+        .where(ranked.c.rank <= 3)
+        .order_by(ranked.c.customer_id, ranked.c.rank)
+    )
+
+
+def _replies_statement():
+    columns = (SmsReply.customer_id, SmsReply.body, SmsReply.received_at)
+    ranked = _ranked(
+        SmsReply, columns, (SmsReply.received_at.desc(), SmsReply.id.desc()), SmsReply.opted_out.is_(False)
+    )
+    return (
+        select(*(ranked.c[column.key] for column in columns))
+        .where(ranked.c.rank <= REPLIES_ON_A_CARD)
+        .order_by(ranked.c.customer_id, ranked.c.rank)
+    )
+
+
+_LAST_DONE, _ORDERS, _REPLIES = _last_done_statement(), _orders_statement(), _replies_statement()
+
+
+def _cards(tasks: list[Row], now: datetime) -> dict[int, Card]:
+    """The cards of `tasks` (rows of _CARD_TASKS) by task id: each customer's last contact,
+    last orders and replies read for all of them at once, as plain rows."""
+    customer_ids = list({task.customer_id for task in tasks})
     last_done, orders, replies = {}, {}, {}
     if customer_ids:
-        ranked = _ranked(
-            FollowUp,
-            customer_ids,
-            (FollowUp.completed_at.desc(), FollowUp.id.desc()),
-            FollowUp.status == FollowUpStatus.DONE,
-        )
-        rows = db.session.execute(
-            select(
-                FollowUp.customer_id,
-                FollowUp.outcome,
-                FollowUp.channel,
-                FollowUp.note,
-                FollowUp.completed_at,
-                User.display_name.label("completed_by"),
-            )
-            .join(ranked, FollowUp.id == ranked.c.id)
-            .outerjoin(User, User.id == FollowUp.completed_by_id)
-            .where(ranked.c.rank == 1)
-        )
-        last_done = {row.customer_id: row for row in rows}
-        ranked = _ranked(Order, customer_ids, (Order.created_at.desc(), Order.id.desc()))
-        rows = db.session.execute(
-            select(Order.customer_id, Order.created_at, Order.amount, Order.status, Order.paid_at)
-            .join(ranked, Order.id == ranked.c.id)
-            .where(ranked.c.rank <= 3)
-            .order_by(Order.customer_id, ranked.c.rank)
-        )
-        for row in rows:
+        params = {"customer_ids": customer_ids}
+        last_done = {row.customer_id: row for row in db.session.execute(_LAST_DONE, params)}
+        for row in db.session.execute(_ORDERS, params):
             orders.setdefault(row.customer_id, []).append(row)
-        ranked = _ranked(
-            SmsReply, customer_ids, (SmsReply.received_at.desc(), SmsReply.id.desc()), SmsReply.opted_out.is_(False)
-        )
-        rows = db.session.execute(
-            select(SmsReply.customer_id, SmsReply.body, SmsReply.received_at)
-            .join(ranked, SmsReply.id == ranked.c.id)
-            .where(ranked.c.rank <= REPLIES_ON_A_CARD)
-            .order_by(SmsReply.customer_id, ranked.c.rank)
-        )
-        for row in rows:
+        for row in db.session.execute(_REPLIES, params):
             replies.setdefault(row.customer_id, []).append(row)
     zone = shop_zone()
-    cards = []
+    cards = {}
     for task in tasks:
-        customer = task.customer
         recent = orders.get(task.customer_id, [])
         # The recent orders may be newer than the figures the nightly recompute keeps.
         paid = [o.paid_at for o in recent if o.paid_at is not None and o.status in PAID_STATUSES]
-        if customer.last_paid_at:
-            paid.append(customer.last_paid_at)
-        new_order = bool(paid) and customer.last_contact_at is not None and max(paid) > customer.last_contact_at
-        since = customer.last_contact_at
-        cards.append(
-            Card(
-                task=task,
-                last=last_done.get(task.customer_id),
-                orders=recent,
-                days_overdue=cycles.days_late(task.due_at, now, zone),
-                new_order=new_order,
-                replies=[r for r in replies.get(task.customer_id, []) if since is None or r.received_at > since],
-            )
+        if task.last_paid_at:
+            paid.append(task.last_paid_at)
+        since = task.last_contact_at
+        new_order = bool(paid) and since is not None and max(paid) > since
+        cards[task.id] = Card(
+            task=task,
+            last=last_done.get(task.customer_id),
+            orders=recent,
+            days_overdue=cycles.days_late(task.due_at, now, zone),
+            new_order=new_order,
+            replies=[r for r in replies.get(task.customer_id, []) if since is None or r.received_at > since],
         )
     return cards
-
-
-def _ranked(model, customer_ids: set[int], order_by: tuple, *conditions):
-    """Each customer's rows of `model` numbered newest first (id, rank): ROW_NUMBER, one query for all."""
-    rank = func.row_number().over(partition_by=model.customer_id, order_by=order_by).label("rank")
-    return select(model.id, rank).where(model.customer_id.in_(customer_ids), *conditions).subquery()

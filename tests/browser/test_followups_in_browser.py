@@ -65,6 +65,25 @@ def test_sales_works_three_tasks_from_the_queue(page, live_server, sign_in, make
     expect(page.locator("#section-today")).to_contain_text("Nothing due today.")
 
 
+def test_the_sections_below_the_first_load_when_scrolled_to(page, sign_in, make_user, make_customer):
+    sales = make_user(Role.SALES)
+    for n in range(12):
+        give_task(make_customer(owner=sales, name=f"逾期{n:02d}"), today_early() - timedelta(days=2, minutes=n))
+    give_task(make_customer(owner=sales, name="本周的"), today_early() + timedelta(days=2))
+    sign_in(sales)
+
+    expect(page.locator("#section-overdue .task-card")).to_have_count(10)
+    expect(page.locator("#section-today")).to_contain_text("Nothing due today.")
+    later = page.locator("#section-this_week .task-card", has_text="本周的")
+    page.locator("#section-this_week").scroll_into_view_if_needed()
+    expect(later).to_have_count(1)
+    # A card loaded so works as the others.
+    later.get_by_role("button", name="Interested", exact=True).click()
+    expect(later).to_have_count(0)
+    expect(page.locator("#counters")).to_contain_text("0 This week")
+    expect(page.locator("#counters")).to_contain_text("12 Overdue")
+
+
 def test_supervisor_reassigns_a_customer_and_the_audit_follows(page, live_server, sign_in, make_user, make_customer):
     supervisor = make_user(Role.SUPERVISOR)
     behind = make_user(Role.SALES, display_name="落后的")
