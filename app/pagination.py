@@ -25,8 +25,7 @@ def count_of(query: Select) -> int:
     options = query.get_execution_options()
     total = options.get("known_total")
     if total is None:
-        counted = options.get("count_query", query)
-        total = db.session.scalar(select(func.count()).select_from(counted.order_by(None).subquery()))
+        total = count_up_to(options.get("count_query", query), None)
     return total
 
 
