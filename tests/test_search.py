@@ -301,8 +301,13 @@ def test_every_page_lists_what_a_plain_like_query_lists(
     monkeypatch.setattr(search, "BROAD", broad_above)
     monkeypatch.setattr(search, "BROAD_FTS", broad_above)
     delete_customers()
-    user = db.session.scalar(select(User).where(User.role == role)) or make_user(role)
-    other = db.session.scalar(select(User).where(User.role == Role.SALES, User.id != user.id)) or make_user()
+    # The same two people in every example (by id: PostgreSQL returns rows in no given order),
+    # since the client stays signed in as the first example's user.
+    user = db.session.scalar(select(User).where(User.role == role).order_by(User.id)) or make_user(role)
+    other = (
+        db.session.scalar(select(User).where(User.role == Role.SALES, User.id != user.id).order_by(User.id))
+        or make_user()
+    )
     login(user)
     start = datetime(2026, 1, 1)
     db.session.add_all(
