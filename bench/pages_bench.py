@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import BENCH_USERNAME, MEASURED_SALES_USER, Bench, Case, bench_arguments, run_on_targets  # noqa: E402
 from bench.followups_bench import cases as followup_cases  # noqa: E402
-from bench.search_bench import CASES as SEARCH_CASES  # noqa: E402
+from bench.search_bench import cases as search_cases  # noqa: E402
 
 ADMIN = "admin"
 FIRST_CUSTOMER = re.compile(r'href="/customers/(\d+)"')
@@ -64,7 +64,7 @@ def customer_pages(bench: Bench) -> list[Case]:
 def cases(bench: Bench) -> list[Case]:
     queue_and_audit = followup_cases(bench)
     return [
-        *SEARCH_CASES,
+        *search_cases(bench),
         *customer_pages(bench),
         *queue_and_audit[1:],  # the baseline is the searches' first case
         *(Case(f"elsewhere: {path} ({user})", path, user, targets={8: 100.0}) for user, path in ELSEWHERE),
