@@ -28,12 +28,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import BASELINE, Bench, Case, bench_arguments, htmx_headers, run_on_targets  # noqa: E402
 
-COUNT = re.compile(r'class="results-head">\s*<span>[^<0-9]*([\d,]+\+?)')
+# "1000+ customers", or in Chinese "共 1000 多位客户": past the list's count cap.
+COUNT = re.compile(r'class="results-head">\s*<span>[^<0-9]*([\d,]+)(\+| 多)?')
 
 
 def _matches(body: str) -> str:
     found = COUNT.search(body)
-    return found.group(1) if found else "-"
+    return found.group(1) + ("+" if found.group(2) else "") if found else "-"
 
 
 def _search(label: str, query: dict | None = None) -> Case:
