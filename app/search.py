@@ -137,6 +137,9 @@ class Plan:
     ids: Select | None = None
     # The terms are known to match more customers than this (a count capped below it is done).
     more_than: int | None = None
+    # PostgreSQL: the page is read by looking every match up and sorting them (not by walking
+    # the sort order), so the same pass can count them (list_page()).
+    sorts_all: bool = False
 
 
 def plan(session: Session, terms: list[str], dialect: str, narrowed: bool = False) -> Plan:
@@ -200,7 +203,7 @@ def plan(session: Session, terms: list[str], dialect: str, narrowed: bool = Fals
     read = [matching(term, dialect, drive=False) for term in terms] if broad else count
     if not sqlite:
         # PostgreSQL counts a broad match best as it reads it (walking the rows, up to a cap).
-        return Plan(read, read if broad else count)
+        return Plan(read, read if broad else count, sorts_all=not broad)
     result = Plan(read, count)
     driver = terms[narrowest]
     if len(driver) <= 2:
