@@ -137,6 +137,9 @@ class Plan:
     ids: Select | None = None
     # The terms are known to match more customers than this (a count capped below it is done).
     more_than: int | None = None
+    # PostgreSQL: the page is read by looking every match up and sorting them (not by walking
+    # the sort order), so the same pass can count them (list_page()).
+    sorts_all: bool = False
 
 
 def plan(session: Session, terms: list[str], dialect: str, narrowed: bool = False) -> Plan:
@@ -158,15 +161,26 @@ def plan(session: Session, terms: list[str], dialect: str, narrowed: bool = Fals
     # PostgreSQL, a term of 3+ characters: its rarest bigram's customers, checked for the term.
     rarest: dict[str, str] = {}
 
-    def entries(hits: Select, cap: int) -> int:
-        return session.scalar(select(func.count()).select_from(hits.limit(cap).subquery()))
+    def entries(hits: Select, cap: int) -> Select:
+        if not sqlite:
+            # In the gram index's order: else, where the visibility map is not set yet (a table
+            # just loaded, before autovacuum), PostgreSQL reads a common gram's first entries
+            # from the table (a bitmap or sequential scan: 26 ms for 2,001 of 9,950, not 1.7).
+            hits = hits.order_by(CustomerGram.gram, CustomerGram.customer_id)
+        return select(func.count()).select_from(hits.limit(cap).subquery())
 
     def estimate(term: str, cap: int) -> int:
         if sqlite or len(term) <= 2:
-            return entries(_index_hits(term, dialect), cap)
-        counts = {gram: entries(_index_hits(gram, dialect), cap) for gram in sorted(_bigrams(term))}
-        rarest[term] = min(counts, key=counts.get)
-        return counts[rarest[term]]  # at least as many as the term's
+            return session.scalar(entries(_index_hits(term, dialect), cap))
+        grams = sorted(_bigrams(term))
+        # Every bigram counted in one query (a phone fragment has up to 10).
+        counts = list(
+            session.execute(
+                select(*(entries(_index_hits(gram, dialect), cap).scalar_subquery() for gram in grams))
+            ).one()
+        )
+        rarest[term] = grams[counts.index(min(counts))]
+        return min(counts)  # at least as many as the term's
 
     # First counted only past BROAD: the expected matches are at most the narrowest term's, so
     # when one term is within BROAD, the plan is the same as with every term counted further.
@@ -189,7 +203,7 @@ def plan(session: Session, terms: list[str], dialect: str, narrowed: bool = Fals
     read = [matching(term, dialect, drive=False) for term in terms] if broad else count
     if not sqlite:
         # PostgreSQL counts a broad match best as it reads it (walking the rows, up to a cap).
-        return Plan(read, read if broad else count)
+        return Plan(read, read if broad else count, sorts_all=not broad)
     result = Plan(read, count)
     driver = terms[narrowest]
     if len(driver) <= 2:

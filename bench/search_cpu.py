@@ -5,7 +5,9 @@
 Signs in (the bench supervisor by default; `--user sales01` for a sales user), then sends
 each of search_bench.py's requests `--runs` times one after the other and prints the median
 CPU time (`time.process_time`) and wall time per request, the page's match count as shown,
-and the same for a customer page (the customer with the most orders). `--profile LABEL` runs
+and the same for a customer page (the customer with the most orders). On PostgreSQL (running
+on this machine) also the server processes' CPU per request, from /proc (a mean: the kernel
+counts it in 10 ms ticks). `--profile LABEL` runs
 cProfile over that request instead and prints the top functions. Works on a copy of nothing:
 it only reads. An embedded Redis in a temporary folder serves the login throttle.
 """
@@ -53,6 +55,7 @@ def main() -> int:
     from app.redis import stop_embedded_redis
 
     app = create_app(WTF_CSRF_ENABLED=False)
+    backends = _watch_backends(app) if "postgresql" in os.environ["DATABASE_URL"] else None
     try:
         client = app.test_client()
         response = client.post("/login", data={"username": args.user, "password": "bench-pass-1"})
@@ -83,18 +86,21 @@ def main() -> int:
                 pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
                 pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
                 continue
-            cpu, wall = [], []
+            cpu, wall, server = [], [], []
             for _ in range(args.runs):
+                s0 = _server_cpu(backends)
                 c0, w0 = time.process_time(), time.perf_counter()
                 response = client.get(path, headers=headers)
                 cpu.append(time.process_time() - c0)
                 wall.append(time.perf_counter() - w0)
+                server.append(_server_cpu(backends) - s0)
                 assert response.status_code == 200, (label, response.status_code)
             matches = _matches(body) if "customer page" not in label else "-"
             rows = len(re.findall(r'<a href="/customers/\d+">', body))
             print(
                 f"{label:32} {matches:>8} rows {rows:3}  CPU {statistics.median(cpu) * 1000:6.1f} ms"
-                f"  wall {statistics.median(wall) * 1000:6.1f} ms",
+                f"  wall {statistics.median(wall) * 1000:6.1f} ms"
+                + (f"  server CPU {statistics.mean(server) * 1000:6.1f} ms (mean)" if backends is not None else ""),
                 flush=True,
             )
     finally:
@@ -102,6 +108,39 @@ def main() -> int:
             stop_embedded_redis(save=False)
         tmp.cleanup()
     return 0
+
+
+def _watch_backends(app) -> set[int]:
+    """The process ids of the PostgreSQL server processes serving this app's connections (the
+    server runs on this machine: its CPU per request is read from /proc)."""
+    from sqlalchemy import event
+
+    from app.extensions import db
+
+    pids: set[int] = set()
+    with app.app_context():
+        engine = db.engine
+        engine.dispose()
+
+        @event.listens_for(engine, "connect")
+        def _connected(connection, record) -> None:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                pids.add(cursor.fetchone()[0])
+
+    return pids
+
+
+def _server_cpu(pids: set[int] | None) -> float:
+    """CPU seconds (user + system) the server processes `pids` have used."""
+    total = 0.0
+    for pid in pids or ():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from decimal import Decimal
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from .. import audit_log
@@ -64,6 +64,7 @@ class Filters:
 def filtered(user: User, f: Filters) -> Select:
     """The customers `user` may see that pass the filters, in the chosen order."""
     query, count_hint = _matching(user, f)
+    count_hint = {k: v for k, v in (count_hint or {}).items() if k != "count_in_page"} or None
     if count_hint is not None:
         query = query.execution_options(**count_hint)  # page_of reads `known_total` and `count_query`
     # The owners shown in the list: one query for the page, not one per owner.
@@ -73,7 +74,8 @@ def filtered(user: User, f: Filters) -> Select:
 def _matching(user: User, f: Filters, columns=None) -> tuple[Select, dict | None]:
     """The customers `user` may see that pass the filters (unordered; `columns` instead of
     Customer), and a cheaper way to count them when there is one: {"known_total": n} or
-    {"count_query": an equivalent query}."""
+    {"count_query": an equivalent query}, or {"count_in_page": True} when reading a page
+    sorts every match anyway (PostgreSQL, see list_page())."""
     query = visible_customers(user)
     if columns is not None:
         query = query.with_only_columns(*columns)
@@ -111,6 +113,8 @@ def _matching(user: User, f: Filters, columns=None) -> tuple[Select, dict | None
             hint = {"count_query": search.ids}
         elif search.count is not search.read:
             hint = {"count_query": counted}
+    if search.sorts_all:
+        hint = {"count_in_page": True}
     return query, hint
 
 
@@ -164,8 +168,12 @@ def list_page(
     key = SORT_KEYS.get(f.sort, SORT_KEYS["recent"])
     query, hint = _matching(user, f, LIST_COLUMNS)
     number = max(1, number)
-    # PostgreSQL's index on last_paid_at is in the order DESC NULLS FIRST: read in two parts.
-    split = db.session.get_bind().dialect.name == "postgresql"
+    # PostgreSQL's index on last_paid_at is in the order DESC NULLS FIRST: read in two parts,
+    # unless every match is sorted anyway: then the page's query counts them too, in the same
+    # pass (count(*) OVER ()), rather than a second query looking them all up again (张 价格敏感:
+    # 992 customers looked up twice, 3.5 ms each time).
+    in_page = bool(hint and hint.get("count_in_page"))
+    split = db.session.get_bind().dialect.name == "postgresql" and not in_page
     rows = None
     cursor = parse_cursor(after or before, key)
     if cursor is not None:
@@ -183,7 +191,12 @@ def list_page(
     total = None
     if rows is None:
         offset = (number - 1) * size
-        rows = key.at(query, offset, size + 1, split)
+        if in_page:
+            rows = key.at(query.add_columns(func.count().over().label("matches")), offset, size + 1)
+            if rows:
+                total = rows[0].matches
+        else:
+            rows = key.at(query, offset, size + 1, split)
         has_next, has_previous = len(rows) > size, number > 1
         rows = rows[:size]
         if not has_next and (rows or number == 1):
