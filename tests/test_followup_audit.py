@@ -445,7 +445,12 @@ def test_the_chart_breaks_a_line_at_a_gap_and_scales_rates_to_the_plot():
     chart = services.chart(s, width=470, height=240)  # a plot 390 wide from x = 56, 200 high from y = 12
     [line] = chart.lines
     assert line.runs == ["56.0,12.0 186.0,112.0", "446.0,212.0"]
-    assert [dot[2] for dot in line.dots] == [
+    assert re.findall(r'<circle cx="([\d.]+)" cy="([\d.]+)" r="3">', line.circles) == [
+        ("56.0", "12.0"),
+        ("186.0", "112.0"),
+        ("446.0", "212.0"),
+    ]
+    assert re.findall(r"<title>(.*?)</title>", line.circles) == [
         "A · 2026-11-02 · 100.0%",
         "A · 2026-11-09 · 50.0%",
         "A · 2026-11-23 · 0.0%",
@@ -469,3 +474,10 @@ def test_the_period_figures_sort_who_is_behind_first():
         "good",
         "none judged",
     ]
+
+
+def test_the_chart_s_dots_show_a_name_as_text():
+    person = User(id=1, display_name='<b>"Tom" & Jerry</b>')
+    s = Summary(Period(MONDAY, MONDAY), [PersonRow(person, Tally(), [1.0])], Tally(), [MONDAY])
+    [line] = services.chart(s).lines
+    assert "<title>&lt;b&gt;&#34;Tom&#34; &amp; Jerry&lt;/b&gt; · 2026-11-02 · 100.0%</title>" in line.circles

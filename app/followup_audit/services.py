@@ -11,6 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from markupsafe import Markup, escape
 from sqlalchemy import ColumnElement, Select, and_, case, func, select, true
 from sqlalchemy.orm import joinedload
 
@@ -283,6 +284,7 @@ def csv_rows(s: Summary, header: list[str], total_label: str, account_labels: tu
 
 PALETTE = ("#1565c0", "#c62828", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#ad1457", "#5d4037", "#827717", "#455a64")
 DASHES = ("", "6 4", "2 4")  # after ten people the colours come round again, with another dash
+CIRCLES_APART = "\n        "  # the template's indentation of the dots
 
 
 @dataclass
@@ -291,7 +293,7 @@ class ChartLine:
     colour: str
     dash: str
     runs: list[str]  # SVG points ("x,y x,y …") of each run of weeks with a rate; gaps between them
-    dots: list[tuple[float, float, str]]  # x, y, what it shows: "person · week · rate"
+    circles: Markup  # a dot per week with a rate, as SVG: <circle> and its <title>, "person · week · rate"
 
 
 @dataclass
@@ -320,13 +322,15 @@ def chart(s: Summary, width: int = 480, height: int = 240, most_labels: int = 6)
         return round(top + (1 - rate) * plot_height, 1)
 
     # Worked out once per week, not once per person and week: a year is 53 weeks × everyone.
-    xs = [x(n) for n in range(count)]
-    weeks = [localdate(week) for week in s.weeks]
+    xs = [str(x(n)) for n in range(count)]
+    # The dots' markup is written here, escaped once per person and week: the template would
+    # escape three values per dot, for some 1,000 dots in a year.
+    weeks = [escape(localdate(week)) for week in s.weeks]
     lines = []
     # People with nothing judged in the whole period have no line.
     for number, row in enumerate(r for r in s.rows if any(rate is not None for rate in r.weekly)):
-        runs, run, dots = [], None, []
-        name = row.person.display_name
+        runs, run, circles = [], None, []
+        name = escape(row.person.display_name)
         for n, rate in enumerate(row.weekly):
             if rate is None:
                 run = None  # a gap: the next rate starts another run
@@ -334,16 +338,19 @@ def chart(s: Summary, width: int = 480, height: int = 240, most_labels: int = 6)
             if run is None:
                 run = []
                 runs.append(run)
-            across, up = xs[n], y(rate)
+            across, up = xs[n], str(y(rate))
             run.append(f"{across},{up}")
-            dots.append((across, up, f"{name} · {weeks[n]} · {percent(rate)}"))
+            # percent(): digits, a point and "%", nothing to escape.
+            circles.append(
+                f'<circle cx="{across}" cy="{up}" r="3"><title>{name} · {weeks[n]} · {percent(rate)}</title></circle>'
+            )
         lines.append(
             ChartLine(
                 row.person,
                 PALETTE[number % len(PALETTE)],
                 DASHES[number // len(PALETTE) % len(DASHES)],
                 [" ".join(r) for r in runs],
-                dots,
+                Markup(CIRCLES_APART.join(circles)),
             )
         )
     step = -(-count // most_labels)
