@@ -415,14 +415,18 @@ def test_weeks_start_on_monday_and_cover_the_period():
 
 def test_weekly_rates_leave_a_gap_where_nothing_was_judged():
     weeks = [MONDAY, MONDAY + timedelta(weeks=1), MONDAY + timedelta(weeks=2)]
-    counts = [
-        (1, weeks[0], Tally(due=4, on_time=3, late=1, done=4)),
-        (1, weeks[1], Tally(due=1)),  # not yet due: not judged
-        (1, weeks[2], Tally(due=1, overdue=1)),
-        (2, weeks[1], Tally(due=1, on_time=1, done=1)),
+    sums = [  # person, week, due, done, on time, ordered, days late, overdue
+        (1, weeks[0], 4, 4, 3, 1, 2, 0),
+        (2, weeks[1], 1, 1, 1, 0, 0, 0),
+        (1, weeks[1], 1, 0, 0, 0, 0, 0),  # not yet due: not judged
+        (1, weeks[2], 1, 0, 0, 0, 0, 1),
     ]
-    assert services.weekly_rates(counts, weeks) == {1: [0.75, None, 0.0], 2: [None, 1.0, None]}
-    assert services.per_person(counts)[1] == Tally(due=6, on_time=3, late=1, overdue=1, done=4)
+    tallies, rates = services.fold(sums, weeks)
+    assert rates == {1: [0.75, None, 0.0], 2: [None, 1.0, None]}
+    assert tallies == {
+        1: Tally(due=6, on_time=3, late=1, overdue=1, done=4, ordered=1, days_late=2),
+        2: Tally(due=1, on_time=1, done=1),
+    }
 
 
 def test_a_week_adds_up_its_days_in_the_period(app, make_user, add_task):
@@ -433,9 +437,8 @@ def test_a_week_adds_up_its_days_in_the_period(app, make_user, add_task):
         day = monday + timedelta(days=n)
         add_task(alice, shop_time(day), shop_time(day + timedelta(days=int(n == 2))))
     period = Period(monday + timedelta(days=1), monday + timedelta(days=6))  # Tuesday to Sunday
-    assert services.week_counts(period, today) == [
-        (alice.id, monday, Tally(due=6, done=6, on_time=5, late=1, days_late=1))
-    ]
+    # due, done, on time, ordered, days late, overdue
+    assert services.week_sums(period, today) == [(alice.id, monday, 6, 6, 5, 0, 1, 0)]
 
 
 def test_the_chart_breaks_a_line_at_a_gap_and_scales_rates_to_the_plot():

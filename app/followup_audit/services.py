@@ -7,7 +7,6 @@ at most one row per person and day, whatever the number of tasks; plain function
 rows into each person's figures and weekly series. The drill-downs list the tasks themselves.
 """
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -127,13 +126,18 @@ def days_in(period: Period) -> tuple[ColumnElement[bool], ...]:
     )
 
 
-def week_counts(period: Period, today: date) -> list[tuple[int, date, Tally]]:
-    """(assignee id, Monday, figures) of each person's weeks of the period with a task due.
+# A week's sums (week_sums): assignee id, Monday, then these figures.
+WeekSums = tuple[int, date, int, int, int, int, int, int]  # due, done, on_time, ordered, days_late, overdue
+
+
+def week_sums(period: Period, today: date) -> list[WeekSums]:
+    """The sums of each person's weeks of the period with a task due, in week order.
 
     Added up in the database from each person's counts per due day: at most 53 × people rows
-    to fold. What is not done is overdue once its day has passed.
+    to fold. What is not done is overdue once its day has passed. Read as plain columns of
+    the table: the ORM's rows cost more per row, and a year is some 1,000 of them.
     """
-    day = FollowUpDay
+    day = FollowUpDay.__table__.c
     rows = db.session.execute(
         select(
             day.assignee_id,
@@ -145,41 +149,50 @@ def week_counts(period: Period, today: date) -> list[tuple[int, date, Tally]]:
             func.sum(day.days_late),
             func.sum(case((day.due_on < today, day.due - day.done), else_=0)),
         )
-        .where(*days_in(period))
+        .where(
+            day.week.between(week_of(period.start), week_of(period.end)), day.due_on.between(period.start, period.end)
+        )
         .group_by(day.week, day.assignee_id)
     )
-    return [
-        (
-            assignee_id,
-            week,
-            Tally(due, done, on_time, late=done - on_time, overdue=overdue, ordered=ordered, days_late=days_late),
-        )
-        for assignee_id, week, due, done, on_time, ordered, days_late, overdue in rows
-        if due
-    ]
+    return [tuple(row) for row in rows if row[2]]
 
 
-def per_person(weeks: list[tuple[int, date, Tally]]) -> dict[int, Tally]:
-    people: dict[int, Tally] = defaultdict(Tally)
-    for assignee_id, _, tally in weeks:
-        people[assignee_id] += tally
-    return dict(people)
+def fold(sums: list[WeekSums], weeks: list[date]) -> tuple[dict[int, Tally], dict[int, list[float | None]]]:
+    """Each person's figures of the period, and on-time rate per week of `weeks`, from
+    week_sums; a rate is None where nothing was judged that week (a gap, not 0 %).
+
+    Plain integers are added up, and each person's Tally made once at the end: a year is
+    some 1,000 weeks to fold. A week's judged tasks are its on time, late (done − on time)
+    and overdue ones: done + overdue, as Tally.judged counts them.
+    """
+    slot = {week: n for n, week in enumerate(weeks)}
+    totals: dict[int, list[int]] = {}
+    rates: dict[int, list[float | None]] = {}
+    for assignee_id, week, due, done, on_time, ordered, days_late, overdue in sums:
+        total = totals.get(assignee_id)
+        if total is None:
+            total = totals[assignee_id] = [0, 0, 0, 0, 0, 0]
+            rates[assignee_id] = [None] * len(weeks)
+        total[0] += due
+        total[1] += done
+        total[2] += on_time
+        total[3] += ordered
+        total[4] += days_late
+        total[5] += overdue
+        judged = done + overdue
+        if judged:
+            rates[assignee_id][slot[week]] = on_time / judged
+    tallies = {
+        person: Tally(due, done, on_time, late=done - on_time, overdue=overdue, ordered=ordered, days_late=days_late)
+        for person, (due, done, on_time, ordered, days_late, overdue) in totals.items()
+    }
+    return tallies, rates
 
 
 def weeks_of(period: Period) -> list[date]:
     """The Mondays of the shop weeks the period touches."""
     first, last = week_of(period.start), week_of(period.end)
     return [first + timedelta(weeks=n) for n in range((last - first).days // 7 + 1)]
-
-
-def weekly_rates(counts: list[tuple[int, date, Tally]], weeks: list[date]) -> dict[int, list[float | None]]:
-    """Each person's on-time rate per week of `weeks` (week_counts); None where nothing was
-    judged (a gap, not 0 %)."""
-    slot = {week: n for n, week in enumerate(weeks)}
-    rates: dict[int, list[float | None]] = defaultdict(lambda: [None] * len(weeks))
-    for assignee_id, week, tally in counts:
-        rates[assignee_id][slot[week]] = tally.on_time_rate
-    return dict(rates)
 
 
 @dataclass
@@ -204,10 +217,8 @@ def behind_first(row: PersonRow) -> tuple:
 
 
 def summary(period: Period, today: date) -> Summary:
-    counts = week_counts(period, today)
-    tallies = per_person(counts)
     weeks = weeks_of(period)
-    weekly = weekly_rates(counts, weeks)
+    tallies, weekly = fold(week_sums(period, today), weeks)
     people = {user.id: user for user in db.session.scalars(select(User).where(User.id.in_(tallies)))}
     rows = sorted((PersonRow(people[i], tally, weekly[i]) for i, tally in tallies.items()), key=behind_first)
     return Summary(period, rows, sum(tallies.values(), Tally()), weeks)
