@@ -438,10 +438,11 @@ def _open_task_ids(f: CustomerFilters, today_starts: datetime) -> Select:
     query = select(FollowUp.id).where(FollowUp.status == FollowUpStatus.OPEN)
     if f.owner is not None:
         query = query.where(FollowUp.assignee_id == f.owner)
-    else:
+    elif db.session.get_bind().dialect.name == "sqlite":
         # Always true (every task has an assignee), and it lets SQLite read
         # ix_follow_ups_assignee_status_due person by person in due order and stop after a
-        # page, where it would otherwise sort every open task.
+        # page, where it would otherwise sort every open task. PostgreSQL joined the users to
+        # every open task for it: the first page and its count took 5.3 + 3.9 ms, 3.8 + 2.4 without.
         query = query.where(FollowUp.assignee_id.in_(select(User.id)))
     if f.stage:
         query = query.where(FollowUp.kind == f.stage)
