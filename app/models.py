@@ -473,6 +473,14 @@ class FollowUp(db.Model):
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
 
 
+# The open tasks in due order (the audit's customers, soonest due first) on PostgreSQL, which
+# otherwise sorts every open task for a page (migration 0011 says more). SQLite reads them in
+# that order from ix_follow_ups_assignee_status_due, person by person.
+Index("ix_follow_ups_open_due_pg", FollowUp.due_at, FollowUp.id, postgresql_where=text("status = 'open'")).ddl_if(
+    dialect="postgresql"
+)
+
+
 class FollowUpDay(db.Model):
     """One person's follow-up tasks due on one shop-calendar day, counted: what the follow-up
     audit (核查) adds up, so that a year costs a few thousand rows rather than every task.

@@ -415,14 +415,18 @@ def test_weeks_start_on_monday_and_cover_the_period():
 
 def test_weekly_rates_leave_a_gap_where_nothing_was_judged():
     weeks = [MONDAY, MONDAY + timedelta(weeks=1), MONDAY + timedelta(weeks=2)]
-    counts = [
-        (1, weeks[0], Tally(due=4, on_time=3, late=1, done=4)),
-        (1, weeks[1], Tally(due=1)),  # not yet due: not judged
-        (1, weeks[2], Tally(due=1, overdue=1)),
-        (2, weeks[1], Tally(due=1, on_time=1, done=1)),
+    sums = [  # person, week, due, done, on time, ordered, days late, overdue
+        (1, weeks[0], 4, 4, 3, 1, 2, 0),
+        (2, weeks[1], 1, 1, 1, 0, 0, 0),
+        (1, weeks[1], 1, 0, 0, 0, 0, 0),  # not yet due: not judged
+        (1, weeks[2], 1, 0, 0, 0, 0, 1),
     ]
-    assert services.weekly_rates(counts, weeks) == {1: [0.75, None, 0.0], 2: [None, 1.0, None]}
-    assert services.per_person(counts)[1] == Tally(due=6, on_time=3, late=1, overdue=1, done=4)
+    tallies, rates = services.fold(sums, weeks)
+    assert rates == {1: [0.75, None, 0.0], 2: [None, 1.0, None]}
+    assert tallies == {
+        1: Tally(due=6, on_time=3, late=1, overdue=1, done=4, ordered=1, days_late=2),
+        2: Tally(due=1, on_time=1, done=1),
+    }
 
 
 def test_a_week_adds_up_its_days_in_the_period(app, make_user, add_task):
@@ -433,9 +437,8 @@ def test_a_week_adds_up_its_days_in_the_period(app, make_user, add_task):
         day = monday + timedelta(days=n)
         add_task(alice, shop_time(day), shop_time(day + timedelta(days=int(n == 2))))
     period = Period(monday + timedelta(days=1), monday + timedelta(days=6))  # Tuesday to Sunday
-    assert services.week_counts(period, today) == [
-        (alice.id, monday, Tally(due=6, done=6, on_time=5, late=1, days_late=1))
-    ]
+    # due, done, on time, ordered, days late, overdue
+    assert services.week_sums(period, today) == [(alice.id, monday, 6, 6, 5, 0, 1, 0)]
 
 
 def test_the_chart_breaks_a_line_at_a_gap_and_scales_rates_to_the_plot():
@@ -445,7 +448,12 @@ def test_the_chart_breaks_a_line_at_a_gap_and_scales_rates_to_the_plot():
     chart = services.chart(s, width=470, height=240)  # a plot 390 wide from x = 56, 200 high from y = 12
     [line] = chart.lines
     assert line.runs == ["56.0,12.0 186.0,112.0", "446.0,212.0"]
-    assert [dot[2] for dot in line.dots] == [
+    assert re.findall(r'<circle cx="([\d.]+)" cy="([\d.]+)" r="3">', line.circles) == [
+        ("56.0", "12.0"),
+        ("186.0", "112.0"),
+        ("446.0", "212.0"),
+    ]
+    assert re.findall(r"<title>(.*?)</title>", line.circles) == [
         "A · 2026-11-02 · 100.0%",
         "A · 2026-11-09 · 50.0%",
         "A · 2026-11-23 · 0.0%",
@@ -469,3 +477,10 @@ def test_the_period_figures_sort_who_is_behind_first():
         "good",
         "none judged",
     ]
+
+
+def test_the_chart_s_dots_show_a_name_as_text():
+    person = User(id=1, display_name='<b>"Tom" & Jerry</b>')
+    s = Summary(Period(MONDAY, MONDAY), [PersonRow(person, Tally(), [1.0])], Tally(), [MONDAY])
+    [line] = services.chart(s).lines
+    assert "<title>&lt;b&gt;&#34;Tom&#34; &amp; Jerry&lt;/b&gt; · 2026-11-02 · 100.0%</title>" in line.circles

@@ -91,6 +91,11 @@ def live(period: Period, today: date) -> tuple[dict[int, Tally], dict[int, list[
 
 def assert_the_audit_reads_what_the_tasks_say(today: date) -> None:
     assert stored() == recounted()
+    for person in [None, *db.session.scalars(select(User.id))]:  # the audit's customers: the pager's total
+        tasks = select(func.count()).where(FollowUp.status == FollowUpStatus.OPEN)
+        if person is not None:
+            tasks = tasks.where(FollowUp.assignee_id == person)
+        assert audit.open_tasks(person) == db.session.scalar(tasks)
     first, last = db.session.execute(select(func.min(FollowUp.due_on), func.max(FollowUp.due_on))).one()
     if first is None:
         return

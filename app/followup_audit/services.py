@@ -7,10 +7,10 @@ at most one row per person and day, whatever the number of tasks; plain function
 rows into each person's figures and weekly series. The drill-downs list the tasks themselves.
 """
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from markupsafe import Markup, escape
 from sqlalchemy import ColumnElement, Select, and_, case, func, select, true
 from sqlalchemy.orm import joinedload
 
@@ -126,13 +126,18 @@ def days_in(period: Period) -> tuple[ColumnElement[bool], ...]:
     )
 
 
-def week_counts(period: Period, today: date) -> list[tuple[int, date, Tally]]:
-    """(assignee id, Monday, figures) of each person's weeks of the period with a task due.
+# A week's sums (week_sums): assignee id, Monday, then these figures.
+WeekSums = tuple[int, date, int, int, int, int, int, int]  # due, done, on_time, ordered, days_late, overdue
+
+
+def week_sums(period: Period, today: date) -> list[WeekSums]:
+    """The sums of each person's weeks of the period with a task due, in week order.
 
     Added up in the database from each person's counts per due day: at most 53 × people rows
-    to fold. What is not done is overdue once its day has passed.
+    to fold. What is not done is overdue once its day has passed. Read as plain columns of
+    the table: the ORM's rows cost more per row, and a year is some 1,000 of them.
     """
-    day = FollowUpDay
+    day = FollowUpDay.__table__.c
     rows = db.session.execute(
         select(
             day.assignee_id,
@@ -144,41 +149,50 @@ def week_counts(period: Period, today: date) -> list[tuple[int, date, Tally]]:
             func.sum(day.days_late),
             func.sum(case((day.due_on < today, day.due - day.done), else_=0)),
         )
-        .where(*days_in(period))
+        .where(
+            day.week.between(week_of(period.start), week_of(period.end)), day.due_on.between(period.start, period.end)
+        )
         .group_by(day.week, day.assignee_id)
     )
-    return [
-        (
-            assignee_id,
-            week,
-            Tally(due, done, on_time, late=done - on_time, overdue=overdue, ordered=ordered, days_late=days_late),
-        )
-        for assignee_id, week, due, done, on_time, ordered, days_late, overdue in rows
-        if due
-    ]
+    return [tuple(row) for row in rows if row[2]]
 
 
-def per_person(weeks: list[tuple[int, date, Tally]]) -> dict[int, Tally]:
-    people: dict[int, Tally] = defaultdict(Tally)
-    for assignee_id, _, tally in weeks:
-        people[assignee_id] += tally
-    return dict(people)
+def fold(sums: list[WeekSums], weeks: list[date]) -> tuple[dict[int, Tally], dict[int, list[float | None]]]:
+    """Each person's figures of the period, and on-time rate per week of `weeks`, from
+    week_sums; a rate is None where nothing was judged that week (a gap, not 0 %).
+
+    Plain integers are added up, and each person's Tally made once at the end: a year is
+    some 1,000 weeks to fold. A week's judged tasks are its on time, late (done − on time)
+    and overdue ones: done + overdue, as Tally.judged counts them.
+    """
+    slot = {week: n for n, week in enumerate(weeks)}
+    totals: dict[int, list[int]] = {}
+    rates: dict[int, list[float | None]] = {}
+    for assignee_id, week, due, done, on_time, ordered, days_late, overdue in sums:
+        total = totals.get(assignee_id)
+        if total is None:
+            total = totals[assignee_id] = [0, 0, 0, 0, 0, 0]
+            rates[assignee_id] = [None] * len(weeks)
+        total[0] += due
+        total[1] += done
+        total[2] += on_time
+        total[3] += ordered
+        total[4] += days_late
+        total[5] += overdue
+        judged = done + overdue
+        if judged:
+            rates[assignee_id][slot[week]] = on_time / judged
+    tallies = {
+        person: Tally(due, done, on_time, late=done - on_time, overdue=overdue, ordered=ordered, days_late=days_late)
+        for person, (due, done, on_time, ordered, days_late, overdue) in totals.items()
+    }
+    return tallies, rates
 
 
 def weeks_of(period: Period) -> list[date]:
     """The Mondays of the shop weeks the period touches."""
     first, last = week_of(period.start), week_of(period.end)
     return [first + timedelta(weeks=n) for n in range((last - first).days // 7 + 1)]
-
-
-def weekly_rates(counts: list[tuple[int, date, Tally]], weeks: list[date]) -> dict[int, list[float | None]]:
-    """Each person's on-time rate per week of `weeks` (week_counts); None where nothing was
-    judged (a gap, not 0 %)."""
-    slot = {week: n for n, week in enumerate(weeks)}
-    rates: dict[int, list[float | None]] = defaultdict(lambda: [None] * len(weeks))
-    for assignee_id, week, tally in counts:
-        rates[assignee_id][slot[week]] = tally.on_time_rate
-    return dict(rates)
 
 
 @dataclass
@@ -203,10 +217,8 @@ def behind_first(row: PersonRow) -> tuple:
 
 
 def summary(period: Period, today: date) -> Summary:
-    counts = week_counts(period, today)
-    tallies = per_person(counts)
     weeks = weeks_of(period)
-    weekly = weekly_rates(counts, weeks)
+    tallies, weekly = fold(week_sums(period, today), weeks)
     people = {user.id: user for user in db.session.scalars(select(User).where(User.id.in_(tallies)))}
     rows = sorted((PersonRow(people[i], tally, weekly[i]) for i, tally in tallies.items()), key=behind_first)
     return Summary(period, rows, sum(tallies.values(), Tally()), weeks)
@@ -283,6 +295,7 @@ def csv_rows(s: Summary, header: list[str], total_label: str, account_labels: tu
 
 PALETTE = ("#1565c0", "#c62828", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#ad1457", "#5d4037", "#827717", "#455a64")
 DASHES = ("", "6 4", "2 4")  # after ten people the colours come round again, with another dash
+CIRCLES_APART = "\n        "  # the template's indentation of the dots
 
 
 @dataclass
@@ -291,7 +304,7 @@ class ChartLine:
     colour: str
     dash: str
     runs: list[str]  # SVG points ("x,y x,y …") of each run of weeks with a rate; gaps between them
-    dots: list[tuple[float, float, str]]  # x, y, what it shows: "person · week · rate"
+    circles: Markup  # a dot per week with a rate, as SVG: <circle> and its <title>, "person · week · rate"
 
 
 @dataclass
@@ -320,13 +333,15 @@ def chart(s: Summary, width: int = 480, height: int = 240, most_labels: int = 6)
         return round(top + (1 - rate) * plot_height, 1)
 
     # Worked out once per week, not once per person and week: a year is 53 weeks × everyone.
-    xs = [x(n) for n in range(count)]
-    weeks = [localdate(week) for week in s.weeks]
+    xs = [str(x(n)) for n in range(count)]
+    # The dots' markup is written here, escaped once per person and week: the template would
+    # escape three values per dot, for some 1,000 dots in a year.
+    weeks = [escape(localdate(week)) for week in s.weeks]
     lines = []
     # People with nothing judged in the whole period have no line.
     for number, row in enumerate(r for r in s.rows if any(rate is not None for rate in r.weekly)):
-        runs, run, dots = [], None, []
-        name = row.person.display_name
+        runs, run, circles = [], None, []
+        name = escape(row.person.display_name)
         for n, rate in enumerate(row.weekly):
             if rate is None:
                 run = None  # a gap: the next rate starts another run
@@ -334,16 +349,19 @@ def chart(s: Summary, width: int = 480, height: int = 240, most_labels: int = 6)
             if run is None:
                 run = []
                 runs.append(run)
-            across, up = xs[n], y(rate)
+            across, up = xs[n], str(y(rate))
             run.append(f"{across},{up}")
-            dots.append((across, up, f"{name} · {weeks[n]} · {percent(rate)}"))
+            # percent(): digits, a point and "%", nothing to escape.
+            circles.append(
+                f'<circle cx="{across}" cy="{up}" r="3"><title>{name} · {weeks[n]} · {percent(rate)}</title></circle>'
+            )
         lines.append(
             ChartLine(
                 row.person,
                 PALETTE[number % len(PALETTE)],
                 DASHES[number // len(PALETTE) % len(DASHES)],
                 [" ".join(r) for r in runs],
-                dots,
+                Markup(CIRCLES_APART.join(circles)),
             )
         )
     step = -(-count // most_labels)
@@ -400,7 +418,10 @@ def customer_page(f: CustomerFilters, number: int, size: int, now: datetime | No
     """
     today_starts = day_start(shop_calendar.today(now))
     if f.stage in ("", *Kind):
-        page = page_of(_open_task_ids(f, today_starts), number, size)
+        query = _open_task_ids(f, today_starts)
+        if not (f.stage or f.overdue):
+            query = query.execution_options(known_total=open_tasks(f.owner))
+        page = page_of(query, number, size)
         tasks = _by_id(FollowUp, page.items, joinedload(FollowUp.customer).joinedload(Customer.owner))
         pairs = [(task.customer, task) for task in tasks]
     else:
@@ -408,6 +429,16 @@ def customer_page(f: CustomerFilters, number: int, size: int, now: datetime | No
         pairs = [(customer, None) for customer in _by_id(Customer, page.items, joinedload(Customer.owner))]
     page.items = [CustomerRow(c, t, stage_of(c, t), t is not None and t.due_at < today_starts) for c, t in pairs]
     return page
+
+
+def open_tasks(owner_id: int | None = None) -> int:
+    """How many tasks are open (of one person, or everyone's), from the daily figures: what is
+    counted and not done is open. PostgreSQL counted the tasks themselves in 2.4 ms (a
+    bitmap scan of the bench's 20,585), these in 0.5 ms; SQLite in 0.75 and 0.5 ms."""
+    query = select(func.coalesce(func.sum(FollowUpDay.due - FollowUpDay.done), 0))
+    if owner_id is not None:
+        query = query.where(FollowUpDay.assignee_id == owner_id)
+    return db.session.scalar(query)
 
 
 def _by_id(model, ids: list[int], *options) -> list:
@@ -420,10 +451,11 @@ def _open_task_ids(f: CustomerFilters, today_starts: datetime) -> Select:
     query = select(FollowUp.id).where(FollowUp.status == FollowUpStatus.OPEN)
     if f.owner is not None:
         query = query.where(FollowUp.assignee_id == f.owner)
-    else:
+    elif db.session.get_bind().dialect.name == "sqlite":
         # Always true (every task has an assignee), and it lets SQLite read
         # ix_follow_ups_assignee_status_due person by person in due order and stop after a
-        # page, where it would otherwise sort every open task.
+        # page, where it would otherwise sort every open task. PostgreSQL joined the users to
+        # every open task for it: the first page and its count took 5.3 + 3.9 ms, 3.8 + 2.4 without.
         query = query.where(FollowUp.assignee_id.in_(select(User.id)))
     if f.stage:
         query = query.where(FollowUp.kind == f.stage)
