@@ -474,7 +474,7 @@ class FollowUp(db.Model):
 
 
 # The open tasks in due order (the audit's customers, soonest due first) on PostgreSQL, which
-# otherwise sorts every open task for a page (migration 0011 says more). SQLite reads them in
+# otherwise sorts every open task for a page (migration 0010 says more). SQLite reads them in
 # that order from ix_follow_ups_assignee_status_due, person by person.
 Index("ix_follow_ups_open_due_pg", FollowUp.due_at, FollowUp.id, postgresql_where=text("status = 'open'")).ddl_if(
     dialect="postgresql"

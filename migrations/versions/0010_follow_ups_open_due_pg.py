@@ -6,7 +6,7 @@ person (app.followup_audit.services._open_task_ids); PostgreSQL read every open 
 sorted them for each page (3.8 ms for the bench's 20,585 open tasks; 0.05 ms with this
 index). A partial index: only the open tasks, a small part of all.
 
-Revision ID: 0011
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-11-28 14:30:00
 
@@ -15,7 +15,7 @@ Create Date: 2026-11-28 14:30:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
+revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None
