@@ -2,6 +2,7 @@
 through migrations), on whichever database the run uses."""
 
 import os
+from contextlib import contextmanager
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -51,6 +52,18 @@ def test_migrated_schema_matches_the_models(app):
 # --- data the migrations carry over -----------------------------------------------------------
 
 
+@contextmanager
+def migrated_to(url: str, tmp_path, revision: str):
+    """In the context of an app on `url` migrated up to `revision`; its engine let go after."""
+    other = create_app("development", SQLALCHEMY_DATABASE_URI=url, EMBEDDED_REDIS_DIR=str(tmp_path))
+    with other.app_context():
+        try:
+            upgrade(directory=MIGRATIONS, revision=revision)
+            yield
+        finally:
+            db.engine.dispose()
+
+
 @pytest.fixture
 def fresh_database(tmp_path):
     """An empty database apart from the run's own: a SQLite file, or a new PostgreSQL schema."""
@@ -59,9 +72,7 @@ def fresh_database(tmp_path):
 
 
 def test_0004_gives_every_customer_their_account_and_refunds_what_was_refunded_in_full(fresh_database, tmp_path):
-    other = create_app("development", SQLALCHEMY_DATABASE_URI=fresh_database, EMBEDDED_REDIS_DIR=str(tmp_path))
-    with other.app_context():
-        upgrade(directory=MIGRATIONS, revision="0003")
+    with migrated_to(fresh_database, tmp_path, "0003"):
         with db.engine.begin() as connection:
             connection.execute(
                 text(
@@ -91,15 +102,12 @@ def test_0004_gives_every_customer_their_account_and_refunds_what_was_refunded_i
         with db.engine.connect() as connection:
             accounts = connection.execute(text("SELECT customer_id, platform, nickname FROM customer_accounts")).all()
             statuses = dict(connection.execute(text("SELECT order_no, status FROM orders")).all())
-        db.engine.dispose()
     assert [tuple(a) for a in accounts] == [(1, "taobao", "小猫")]
     assert statuses == {"full": "refunded", "part": "completed", "none": "closed"}
 
 
 def test_0007_counts_the_tasks_already_there_per_person_and_due_day(fresh_database, tmp_path):
-    other = create_app("development", SQLALCHEMY_DATABASE_URI=fresh_database, EMBEDDED_REDIS_DIR=str(tmp_path))
-    with other.app_context():
-        upgrade(directory=MIGRATIONS, revision="0006")
+    with migrated_to(fresh_database, tmp_path, "0006"):
         with db.engine.begin() as connection:
             connection.execute(
                 text(
@@ -145,7 +153,6 @@ def test_0007_counts_the_tasks_already_there_per_person_and_due_day(fresh_databa
                     " ORDER BY due_on"
                 )
             ).all()
-        db.engine.dispose()
     assert [tuple(str(v) if i in (0, 2) else v for i, v in enumerate(row)) for row in rows] == [
         ("2026-11-02", 1, "2026-11-02", 3, 2, 1, 1, 3),
         ("2026-11-02", 1, "2026-11-08", 1, 1, 0, 1, 1),
